@@ -1,0 +1,63 @@
+# Two commands for learners and CI:  `make lab` (open the lab)  and  `make test` (run every test).
+# Each creates the virtual environment it needs on first use and refreshes it when pyproject.toml changes.
+
+PYTHON ?= python3
+LAB_VENV := .venv
+TEST_VENV := .venv-test
+PORT ?= 8888
+NB ?= notebooks/*.ipynb
+
+# The environment notebooks run in for tests and for regenerating stored outputs: matplotlib's inline
+# backend (an MPLBACKEND from the shell breaks figure cells), fixed hashing and time zone, offline AWS.
+RUN_ENV := env -u MPLBACKEND -u LAB_AWS_MODE PYTHONHASHSEED=0 TZ=UTC OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+NBVAL_OPTS := --nbval --nbval-current-env --nbval-sanitize-with=tests/nbval_sanitize.cfg --nbval-cell-timeout=900
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test nbtest execute base-model data bench clean check-python
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The lab needs Python 3.10 or newer; this is " + sys.version.split()[0])'
+
+$(LAB_VENV)/.installed: pyproject.toml | check-python
+	test -x $(LAB_VENV)/bin/python || $(PYTHON) -m venv $(LAB_VENV)
+	$(LAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LAB_VENV)/bin/python -m pip install --quiet -e '.[lab]'
+	touch $@
+
+$(TEST_VENV)/.installed: pyproject.toml | check-python
+	test -x $(TEST_VENV)/bin/python || $(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TEST_VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## lab: start JupyterLab on 127.0.0.1:$(PORT) at the first notebook
+lab: $(LAB_VENV)/.installed
+	env -u LAB_AWS_MODE $(LAB_VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT) $(ROOT_FLAG) \
+		--ServerApp.root_dir=$(CURDIR) notebooks/00_start_here.ipynb
+
+## test: unit tests and every notebook under nbval, in the lean test environment (no JupyterLab)
+test: $(TEST_VENV)/.installed
+	$(RUN_ENV) $(TEST_VENV)/bin/python -m pytest tests/ notebooks/ $(NBVAL_OPTS)
+
+## nbtest NB=notebooks/01_decision_tree.ipynb: one notebook under nbval
+nbtest: $(TEST_VENV)/.installed
+	$(RUN_ENV) $(TEST_VENV)/bin/python -m pytest $(NB) $(NBVAL_OPTS)
+
+## execute NB=notebooks/01_decision_tree.ipynb: run notebooks top to bottom and store their outputs
+execute: $(TEST_VENV)/.installed
+	$(RUN_ENV) $(TEST_VENV)/bin/python scripts/execute_notebooks.py $(NB)
+
+## base-model: rebuild the shipped base checkpoint in data/base_model/ (once; ~15-30 min on 2 cores)
+base-model: $(TEST_VENV)/.installed
+	$(RUN_ENV) $(TEST_VENV)/bin/python -m helpers build-base-model
+
+## data: regenerate the lab's data sets from their generators (fixed seeds, byte-identical)
+data: $(TEST_VENV)/.installed
+	$(RUN_ENV) $(TEST_VENV)/bin/python -m helpers.corpus
+
+## bench: print the measured figures (sizes, throughput, latency); never part of `make test`
+bench: $(TEST_VENV)/.installed
+	for script in benchmarks/bench_*.py; do $(RUN_ENV) $(TEST_VENV)/bin/python $$script || exit 1; done
+
+clean:
+	rm -rf $(LAB_VENV) $(TEST_VENV) .cache .lab-state

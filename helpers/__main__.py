@@ -1,0 +1,38 @@
+"""Command line of the lab: `python -m helpers SUBCOMMAND ...` (run it without one for the list)."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> ("module:function", one-line help). Each function takes the remaining arguments and
+# returns an exit code; modules are imported only when their subcommand runs, so `--help` stays fast.
+COMMANDS = {
+    "check-data": ("helpers.dataprep:main_check_data", "check a JSONL file against a model's data rules"),
+    "offline-aws": ("helpers.offline.server:main", "serve the offline AWS stand-in on 127.0.0.1"),
+    "teardown": ("helpers.aws:main_teardown", "delete everything the lab created (throughput first)"),
+    "build-base-model": ("helpers.local_model:main_build_base", "build the shipped base checkpoint"),
+}
+
+
+def usage() -> str:
+    """Return the list of subcommands."""
+    lines = ["usage: python -m helpers SUBCOMMAND [ARGS...]", "", "subcommands:"]
+    lines += [f"  {name:<18} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a subcommand and return its exit code (2 for a usage error)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    if argv[0] not in COMMANDS:
+        print(f"unknown subcommand {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module_name, func_name = COMMANDS[argv[0]][0].split(":")
+    return int(getattr(importlib.import_module(module_name), func_name)(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,473 @@
+"""Three levers, one decision tree: the course's decision flow as data, a walker, scenario cards and scoring."""
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.paths import DATA_DIR
+
+LEVERS = ("prompting", "rag", "fine-tuning")
+CARDS_PATH = DATA_DIR / "scenarios" / "cards.json"
+EXERCISES_PATH = DATA_DIR / "scenarios" / "exercises.json"
+CARD_FIELDS = ("id", "title", "team", "request", "answers", "expected", "why")
+
+
+class DecisionError(ValueError):
+    """An answer set the decision flow cannot walk: an unknown answer or step, or a step left unanswered."""
+
+
+class CardError(ValueError):
+    """A scenario card file that breaks a rule: names the file, the card and the field."""
+
+
+@dataclass(frozen=True)
+class Branch:
+    """Where one answer leads: the next step, or a lever; and why."""
+
+    reason: str
+    next: str | None = None
+    lever: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Branch({'next=' + self.next if self.next else 'lever=' + str(self.lever)})"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question of the flow and where each allowed answer leads."""
+
+    id: str
+    question: str
+    hint: str
+    answers: dict[str, Branch]
+
+    def __repr__(self) -> str:
+        return f"Step({self.id}: {' | '.join(self.answers)})"
+
+
+@dataclass(frozen=True)
+class Taken:
+    """One step of a walk: the step, the answer given and the reason that answer carries."""
+
+    step: str
+    answer: str
+    reason: str
+
+    def __repr__(self) -> str:
+        return f"{self.step}={self.answer}"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The lever the flow ends at and the path of steps that led there."""
+
+    lever: str
+    path: tuple[Taken, ...]
+
+    def __repr__(self) -> str:
+        return f"Recommendation({self.lever}: {' -> '.join(map(repr, self.path))})"
+
+    def explain(self) -> str:
+        """Return the path as numbered lines, one reason each, then the lever."""
+        lines = [f"{n}. {t.step} = {t.answer}: {t.reason}" for n, t in enumerate(self.path, start=1)]
+        return "\n".join([*lines, f"=> {self.lever}"])
+
+
+@dataclass(frozen=True)
+class Card:
+    """A scenario card: a product team's request, the flow's answers for it, the expected lever and why."""
+
+    id: str
+    title: str
+    team: str
+    request: str
+    answers: dict[str, str]
+    expected: str
+    why: str
+
+    def __repr__(self) -> str:
+        return f"Card({self.id}: {self.title} -> {self.expected})"
+
+
+ROOT_STEP = "need"
+
+# The course text's flow: try prompting first; missing facts (above all facts that change) go to RAG,
+# because fine-tuning freezes facts as of the training day; tone, format or a narrow skill that the best
+# prompt can't pin down goes to fine-tuning, if there are examples to learn it from.
+FLOW: dict[str, Step] = {
+    step.id: step
+    for step in [
+        Step(
+            id="need",
+            question="What is the model missing?",
+            hint="knowledge: facts it was never shown (your documents, prices, policies, anything newer than "
+            "its training). behaviour: it knows enough, but the tone, the format or a narrow skill is wrong.",
+            answers={
+                "knowledge": Branch(
+                    "The gap is facts the model never saw: no wording of a question makes it know them.",
+                    next="facts_fit",
+                ),
+                "behaviour": Branch(
+                    "The model has what it needs to know; what is wrong is how it answers.",
+                    next="prompt_tried",
+                ),
+            },
+        ),
+        Step(
+            id="facts_fit",
+            question="Are the facts few enough to paste into every prompt (about a page)?",
+            hint="yes: a menu, opening hours, a short policy. no: a catalogue, a document library, anything "
+            "that changes often or grows.",
+            answers={
+                "yes": Branch(
+                    "A page of facts is just context: put it in the prompt and edit it when it changes; "
+                    "no index, no training.",
+                    lever="prompting",
+                ),
+                "no": Branch(
+                    "Too many, or too changeable, to paste every time: retrieve the few passages a question "
+                    "needs at question time. An update is a re-index, the answer can cite its source, and "
+                    "nothing is frozen; a fine-tuned model would keep answering with the facts of its "
+                    "training day.",
+                    lever="rag",
+                ),
+            },
+        ),
+        Step(
+            id="prompt_tried",
+            question="Have you tried a careful prompt and measured it on real cases?",
+            hint="Careful: clear instructions, the output format spelled out, a few worked examples. "
+            "Measured: run on cases the team did not write the prompt from.",
+            answers={
+                "no": Branch(
+                    "Try prompting first: it is the cheapest lever, a change takes minutes and can be undone, "
+                    "and tone and format problems are often fixed there.",
+                    lever="prompting",
+                ),
+                "yes": Branch("A prompt has had a fair trial; look at how it did.", next="prompt_enough"),
+            },
+        ),
+        Step(
+            id="prompt_enough",
+            question="Does the best prompt meet your quality bar on those cases?",
+            hint="Compare its measured score with the bar the product needs, not with perfection.",
+            answers={
+                "yes": Branch(
+                    "Ship the prompt: fine-tuning would add a training job, a custom model to host and "
+                    "retrain, for no gain you need.",
+                    lever="prompting",
+                ),
+                "no": Branch(
+                    "A behaviour the best prompt cannot pin down is what training can teach.",
+                    next="examples",
+                ),
+            },
+        ),
+        Step(
+            id="examples",
+            question="Do you have, or can you make, hundreds of good examples of the wanted output?",
+            hint="Input/output pairs you would be happy to see the model copy: approved replies, labelled "
+            "clauses, validated JSON. A dozen is not enough.",
+            answers={
+                "yes": Branch(
+                    "Fine-tune: the examples are the training set, and the model learns the tone, format or "
+                    "narrow skill from them instead of from instructions.",
+                    lever="fine-tuning",
+                ),
+                "no": Branch(
+                    "Fine-tuning has nothing to learn from yet: keep the best prompt, and collect and correct "
+                    "its outputs until you have the examples.",
+                    lever="prompting",
+                ),
+            },
+        ),
+    ]
+}
+
+
+def check_flow(flow: dict[str, Step], root: str = ROOT_STEP) -> None:
+    """Raise DecisionError unless every branch leads to a known step or lever, with no loop and no orphan."""
+    if root not in flow:
+        raise DecisionError(f"the flow has no root step {root!r}")
+    for step in flow.values():
+        for answer, branch in step.answers.items():
+            where = f"step {step.id!r}, answer {answer!r}"
+            if (branch.next is None) == (branch.lever is None):
+                raise DecisionError(f"{where}: give exactly one of next or lever")
+            if branch.next is not None and branch.next not in flow:
+                raise DecisionError(f"{where}: next step {branch.next!r} is not in the flow")
+            if branch.lever is not None and branch.lever not in LEVERS:
+                raise DecisionError(f"{where}: lever {branch.lever!r} is not one of {', '.join(LEVERS)}")
+    seen: set[str] = set()
+
+    def visit(step_id: str, above: tuple[str, ...]) -> None:
+        if step_id in above:
+            raise DecisionError(f"the flow loops: {' -> '.join([*above, step_id])}")
+        seen.add(step_id)
+        for branch in flow[step_id].answers.values():
+            if branch.next is not None:
+                visit(branch.next, (*above, step_id))
+
+    visit(root, ())
+    orphans = sorted(set(flow) - seen)
+    if orphans:
+        raise DecisionError(f"steps never reached from {root!r}: {', '.join(orphans)}")
+
+
+def allowed(step: Step) -> str:
+    """Return a step's allowed answers, quoted and comma-separated, for error messages."""
+    return ", ".join(repr(a) for a in step.answers)
+
+
+def walk(answers: dict[str, str], flow: dict[str, Step] = FLOW) -> tuple[list[Taken], str | None, str | None]:
+    """Follow the answers from the root as far as they go: return (path, lever or None, next step or None)."""
+    unknown = sorted(set(answers) - set(flow))
+    if unknown:
+        raise DecisionError(f"unknown step {unknown[0]!r} in the answers; the steps are: {', '.join(sorted(flow))}")
+    path: list[Taken] = []
+    step_id: str | None = ROOT_STEP
+    while step_id is not None:
+        step = flow[step_id]
+        if step_id not in answers:
+            return path, None, step_id
+        answer = answers[step_id]
+        if answer not in step.answers:
+            raise DecisionError(
+                f"step {step_id!r} ({step.question}): unknown answer {answer!r}; allowed answers: {allowed(step)}"
+            )
+        branch = step.answers[answer]
+        path.append(Taken(step_id, answer, branch.reason))
+        if branch.lever is not None:
+            return path, branch.lever, None
+        step_id = branch.next
+    raise AssertionError("unreachable: check_flow guarantees every walk ends at a lever")
+
+
+def recommend(answers: dict[str, str], flow: dict[str, Step] = FLOW) -> Recommendation:
+    """Walk the flow with the given answers and return the lever it ends at and the path taken."""
+    path, lever, missing = walk(answers, flow)
+    if lever is None:
+        step = flow[missing]
+        raise DecisionError(f"step {missing!r} ({step.question}): no answer given; allowed answers: {allowed(step)}")
+    return Recommendation(lever, tuple(path))
+
+
+def all_paths(flow: dict[str, Step] = FLOW) -> list[dict[str, str]]:
+    """Return the answers of every complete walk through the flow, in the flow's order."""
+
+    def extend(step_id: str, so_far: dict[str, str]) -> list[dict[str, str]]:
+        walks = []
+        for answer, branch in flow[step_id].answers.items():
+            answers = {**so_far, step_id: answer}
+            walks += [answers] if branch.next is None else extend(branch.next, answers)
+        return walks
+
+    return extend(ROOT_STEP, {})
+
+
+def load_cards(path: str | Path = CARDS_PATH, flow: dict[str, Step] = FLOW) -> list[Card]:
+    """Read scenario cards from a JSON list, raising CardError naming the file, card and field of a bad one."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise CardError(f"{path.name}: line {err.lineno}: not valid JSON ({err.msg})") from err
+    if not isinstance(raw, list):
+        raise CardError(f"{path.name}: expected a JSON list of cards, got {type(raw).__name__}")
+    cards, ids = [], set()
+    for number, item in enumerate(raw, start=1):
+        name = f"{path.name}: card {number} ({item.get('id', '?') if isinstance(item, dict) else '?'})"
+        if not isinstance(item, dict) or set(item) != set(CARD_FIELDS):
+            have = sorted(item) if isinstance(item, dict) else type(item).__name__
+            raise CardError(f"{name}: fields must be exactly {', '.join(CARD_FIELDS)}; got {have}")
+        if item["id"] in ids:
+            raise CardError(f"{name}: field id: duplicate id {item['id']!r}")
+        if item["expected"] not in LEVERS:
+            raise CardError(f"{name}: field expected: {item['expected']!r} is not one of {', '.join(LEVERS)}")
+        try:
+            walk(item["answers"], flow)
+        except DecisionError as err:
+            raise CardError(f"{name}: field answers: {err}") from err
+        ids.add(item["id"])
+        cards.append(Card(**item))
+    return cards
+
+
+def recommend_cards(cards: list[Card], flow: dict[str, Step] = FLOW) -> dict[str, str]:
+    """Return the flow's lever for each card, by card id."""
+    return {card.id: recommend(card.answers, flow).lever for card in cards}
+
+
+def mistakes(given: dict[str, str], cards: list[Card]) -> list[str]:
+    """Return the ids of the cards whose given lever differs from the expected one (unanswered ones included)."""
+    return [card.id for card in cards if given.get(card.id) != card.expected]
+
+
+def score(given: dict[str, str], cards: list[Card]) -> float:
+    """Return the share of cards whose given lever is the expected one."""
+    return 1 - len(mistakes(given, cards)) / len(cards)
+
+
+def confusion(given: dict[str, str], cards: list[Card]) -> pd.DataFrame:
+    """Return a table counting cards by expected lever (rows) and given lever (columns); '(none)' if unanswered."""
+    columns = [*LEVERS, "(none)"] if any(card.id not in given for card in cards) else list(LEVERS)
+    table = pd.DataFrame(0, index=pd.Index(LEVERS, name="expected"), columns=pd.Index(columns, name="given"))
+    for card in cards:
+        answer = given.get(card.id, "(none)")
+        if answer not in table.columns:
+            raise DecisionError(f"card {card.id!r}: given lever {answer!r} is not one of {', '.join(LEVERS)}")
+        table.loc[card.expected, answer] += 1
+    return table
+
+
+def check_walk(answers: dict[str, str], card: Card) -> str:
+    """Return a one-line verdict on a learner's walk for a card: right, wrong, or the error it raised."""
+    try:
+        lever = recommend(answers).lever
+    except DecisionError as err:
+        return f"Not yet: {err}"
+    if lever == card.expected:
+        return f"Right: {card.id} -> {lever}. {card.why}"
+    return f"Not yet: your answers lead to {lever!r}; reread the card and the hint of each step."
+
+
+def layout_flow(flow: dict[str, Step] = FLOW) -> tuple[dict[str, tuple[float, float]], list[tuple[str, str, str]]]:
+    """Return node positions (steps by id, leaves as 'step=answer') and edges (parent, child, answer)."""
+    positions: dict[str, tuple[float, float]] = {}
+    edges: list[tuple[str, str, str]] = []
+    next_x = [0.0]
+
+    def place(node: str, depth: int) -> float:
+        step = flow.get(node)
+        if step is None:
+            x, next_x[0] = next_x[0], next_x[0] + 1
+        else:
+            xs = []
+            for answer, branch in step.answers.items():
+                child = branch.next if branch.next is not None else f"{node}={answer}"
+                edges.append((node, child, answer))
+                xs.append(place(child, depth + 1))
+            x = sum(xs) / len(xs)
+        positions[node] = (x, -float(depth))
+        return x
+
+    place(ROOT_STEP, 0)
+    return positions, edges
+
+
+def leaf_lever(node: str, flow: dict[str, Step] = FLOW) -> str:
+    """Return the lever of a leaf node named 'step=answer'."""
+    step_id, answer = node.split("=", 1)
+    return flow[step_id].answers[answer].lever
+
+
+def fill(text: str, width: int) -> str:
+    """Wrap text to lines of at most about `width` characters, for labels in a drawing."""
+    return "\n".join(textwrap.wrap(text, width))
+
+
+LEVER_COLOURS = {"prompting": "#4c72b0", "rag": "#55a868", "fine-tuning": "#c44e52"}
+
+
+def plot_flow(answers: dict[str, str] | None = None, flow: dict[str, Step] = FLOW, ax=None):
+    """Draw the flow as a tree, with the path the answers take in bold; return the matplotlib Axes."""
+    import matplotlib.pyplot as plt
+
+    positions, edges = layout_flow(flow)
+    path, lever, _ = walk(answers or {}, flow)
+    taken = {(t.step, t.answer) for t in path}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 5.5))
+    for parent, child, answer in edges:
+        (x0, y0), (x1, y1) = positions[parent], positions[child]
+        on_path = (parent, answer) in taken
+        ax.plot([x0, x1], [y0, y1], color="black" if on_path else "#c8c8c8", lw=3 if on_path else 1, zorder=1)
+        ax.text((x0 + x1) / 2, (y0 + y1) / 2, answer, ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"), zorder=2)
+    reached = {ROOT_STEP} | {t.step for t in path} | {f"{t.step}={t.answer}" for t in path if lever}
+    for node, (x, y) in positions.items():
+        is_leaf = node not in flow
+        label = leaf_lever(node, flow) if is_leaf else f"{node}\n" + fill(flow[node].question, 22)
+        colour = LEVER_COLOURS[label] if is_leaf else "#f2f2f2"
+        ax.text(x, y, label, ha="center", va="center", fontsize=8, zorder=3,
+                color="white" if is_leaf else "black", fontweight="bold" if node in reached else "normal",
+                bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="black" if node in reached else "#999999",
+                          lw=2.5 if node in reached else 0.8, alpha=1 if node in reached or not path else 0.55))
+    xs = [x for x, _ in positions.values()]
+    ys = [y for _, y in positions.values()]
+    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.set_axis_off()
+    ax.set_title("The decision flow" + (f": {' -> '.join(map(repr, path))}" if path else ""), fontsize=10)
+    return ax
+
+
+def render_png(answers: dict[str, str] | None = None, flow: dict[str, Step] = FLOW) -> bytes:
+    """Return the flow drawing with the path of the answers as PNG bytes."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 5.5), dpi=80)
+    plot_flow(answers, flow, ax=figure.subplots())
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def path_html(answers: dict[str, str], flow: dict[str, Step] = FLOW) -> str:
+    """Return the steps taken so far, and the lever or the next question, as an HTML list."""
+    path, lever, missing = walk(answers, flow)
+    items = [f"<li><b>{t.step} = {t.answer}</b>: {t.reason}</li>" for t in path]
+    end = (f"<p><b>Recommendation: {lever}</b></p>" if lever
+           else f"<p>Next: <b>{missing}</b> — {flow[missing].question}</p>")
+    return f"<ol>{''.join(items)}</ol>{end}" if items else end
+
+
+def walkthrough_widget(answers: dict[str, str] | None = None, flow: dict[str, Step] = FLOW):
+    """Return an ipywidgets box that asks the flow's questions one at a time and draws the path as it is taken."""
+    import ipywidgets as widgets
+
+    state = dict(answers or {})
+    question = widgets.HTML()
+    buttons = widgets.ToggleButtons(options=[], value=None)
+    path_view = widgets.HTML()
+    drawing = widgets.Image(format="png")
+    restart = widgets.Button(description="Start over", icon="undo")
+    box = widgets.VBox([question, buttons, restart, path_view, drawing])
+    box.answers = state
+    updating = [False]
+
+    def refresh() -> None:
+        _, lever, missing = walk(state, flow)
+        updating[0] = True
+        if missing is None:
+            question.value = f"<b>Done.</b> The flow recommends <b>{lever}</b>."
+            buttons.options, buttons.layout.display = [], "none"
+        else:
+            step = flow[missing]
+            question.value = f"<b>{missing}</b>: {step.question}<br><small>{step.hint}</small>"
+            buttons.options, buttons.layout.display = list(step.answers), None
+        buttons.value = None
+        updating[0] = False
+        path_view.value = path_html(state, flow)
+        drawing.value = render_png(state, flow)
+
+    def on_answer(change) -> None:
+        if updating[0] or change["new"] is None:
+            return
+        _, _, missing = walk(state, flow)
+        state[missing] = change["new"]
+        refresh()
+
+    def on_restart(_) -> None:
+        state.clear()
+        refresh()
+
+    buttons.observe(on_answer, names="value")
+    restart.on_click(on_restart)
+    refresh()
+    return box

@@ -1,0 +1,79 @@
+"""The mode switch: offline by default, live only when asked for, decided once per process."""
+import subprocess
+import sys
+
+import pytest
+
+from helpers import aws
+
+
+def test_offline_is_the_default():
+    assert aws.choose_mode(None, {}) == "offline"
+
+
+def test_credentials_never_choose_live():
+    environ = {"AWS_ACCESS_KEY_ID": "AKIAXXXXXXXXXXXXXXXX", "AWS_SECRET_ACCESS_KEY": "x", "AWS_PROFILE": "work"}
+    assert aws.choose_mode(None, environ) == "offline"
+
+
+def test_variable_chooses_live_and_argument_wins():
+    assert aws.choose_mode(None, {"LAB_AWS_MODE": "live"}) == "live"
+    assert aws.choose_mode("offline", {"LAB_AWS_MODE": "live"}) == "offline"
+    assert aws.choose_mode(None, {"LAB_AWS_MODE": " Offline "}) == "offline"
+
+
+def test_unknown_mode_names_the_source_and_the_choices():
+    with pytest.raises(aws.ModeError, match=r"LAB_AWS_MODE='cloud'.*offline, live"):
+        aws.choose_mode(None, {"LAB_AWS_MODE": "cloud"})
+    with pytest.raises(aws.ModeError, match=r"argument mode='prod'"):
+        aws.choose_mode("prod", {})
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run code in a fresh interpreter (activate() decides once per process)."""
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "LAB_AWS_MODE"}
+    environ.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=120)
+
+
+def test_offline_activate_answers_s3_iam_sts_without_network():
+    code = (
+        "import boto3\n"
+        "from helpers import aws\n"
+        "assert aws.activate() == 'offline'\n"
+        "s3 = boto3.client('s3', region_name='us-east-1')\n"
+        "s3.create_bucket(Bucket='lab-bucket')\n"
+        "print(sorted(b['Name'] for b in s3.list_buckets()['Buckets']))\n"
+        "print(boto3.client('sts').get_caller_identity()['Account'])\n"
+        "print(boto3.client('iam').list_roles()['Roles'])\n"
+    )
+    done = run_python(code, AWS_ACCESS_KEY_ID="AKIAREALLOOKINGKEY00", AWS_SECRET_ACCESS_KEY="real")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("AWS mode: offline")
+    assert lines[1] == "['lab-bucket']"
+    assert lines[2] == "123456789012"
+
+
+def test_mode_is_decided_once_per_process():
+    code = (
+        "from helpers import aws\n"
+        "aws.activate('offline')\n"
+        "assert aws.activate() == 'offline'\n"
+        "try:\n"
+        "    aws.activate('live')\n"
+        "except aws.ModeError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert "refused: this process already runs in 'offline' mode" in done.stdout
+    assert done.stdout.count("AWS mode:") == 1
+
+
+def test_live_mode_prints_and_starts_no_stand_in():
+    done = run_python("from helpers import aws\nprint(aws.activate())\nimport moto.core.models as m\n", LAB_AWS_MODE="live")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [aws.BANNERS["live"], "live"]

@@ -1,0 +1,33 @@
+"""The two ways to install the lab (pip via pyproject.toml, conda via environment.yml) must not drift."""
+import tomllib
+
+import yaml
+
+from helpers.paths import ROOT
+
+
+def pyproject_requirements() -> set[str]:
+    """Return every requirement pyproject.toml names: dependencies plus all extras."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project.get("optional-dependencies", {}).values()
+    return set(project["dependencies"]).union(*extras)
+
+
+def conda_pip_requirements() -> set[str]:
+    """Return the pip requirements environment.yml installs, less the lab's own editable package."""
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_lists = [entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict)]
+    assert len(pip_lists) == 1, "environment.yml should have exactly one pip: section"
+    return {req for req in pip_lists[0] if req != "-e ."}
+
+
+def test_environment_yml_matches_pyproject():
+    in_pyproject, in_conda = pyproject_requirements(), conda_pip_requirements()
+    assert in_conda == in_pyproject, (
+        f"only in pyproject.toml: {sorted(in_pyproject - in_conda)}; "
+        f"only in environment.yml: {sorted(in_conda - in_pyproject)}"
+    )
+
+
+def test_environment_yml_installs_the_lab_package():
+    assert "-e ." in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"][-1]["pip"]
