@@ -144,12 +144,12 @@ FLOW: dict[str, Step] = {
             hint="Careful: clear instructions, the output format spelled out, a few worked examples. "
             "Measured: run on cases the team did not write the prompt from.",
             answers={
+                "yes": Branch("A prompt has had a fair trial; look at how it did.", next="prompt_enough"),
                 "no": Branch(
                     "Try prompting first: it is the cheapest lever, a change takes minutes and can be undone, "
                     "and tone and format problems are often fixed there.",
                     lever="prompting",
                 ),
-                "yes": Branch("A prompt has had a fair trial; look at how it did.", next="prompt_enough"),
             },
         ),
         Step(
@@ -230,8 +230,8 @@ def walk(answers: dict[str, str], flow: dict[str, Step] = FLOW) -> tuple[list[Ta
     if unknown:
         raise DecisionError(f"unknown step {unknown[0]!r} in the answers; the steps are: {', '.join(sorted(flow))}")
     path: list[Taken] = []
-    step_id: str | None = ROOT_STEP
-    while step_id is not None:
+    step_id = ROOT_STEP
+    while True:
         step = flow[step_id]
         if step_id not in answers:
             return path, None, step_id
@@ -244,8 +244,9 @@ def walk(answers: dict[str, str], flow: dict[str, Step] = FLOW) -> tuple[list[Ta
         path.append(Taken(step_id, answer, branch.reason))
         if branch.lever is not None:
             return path, branch.lever, None
+        if branch.next is None:
+            raise DecisionError(f"step {step_id!r}, answer {answer!r} leads nowhere; check_flow(flow) finds such gaps")
         step_id = branch.next
-    raise AssertionError("unreachable: check_flow guarantees every walk ends at a lever")
 
 
 def recommend(answers: dict[str, str], flow: dict[str, Step] = FLOW) -> Recommendation:
@@ -290,7 +291,7 @@ def load_cards(path: str | Path = CARDS_PATH, flow: dict[str, Step] = FLOW) -> l
         if item["expected"] not in LEVERS:
             raise CardError(f"{name}: field expected: {item['expected']!r} is not one of {', '.join(LEVERS)}")
         try:
-            walk(item["answers"], flow)
+            recommend(item["answers"], flow)
         except DecisionError as err:
             raise CardError(f"{name}: field answers: {err}") from err
         ids.add(item["id"])
@@ -372,38 +373,46 @@ def fill(text: str, width: int) -> str:
 
 
 LEVER_COLOURS = {"prompting": "#4c72b0", "rag": "#55a868", "fine-tuning": "#c44e52"}
+NEXT_COLOUR = "#ffe680"
 
 
 def plot_flow(answers: dict[str, str] | None = None, flow: dict[str, Step] = FLOW, ax=None):
-    """Draw the flow as a tree, with the path the answers take in bold; return the matplotlib Axes."""
+    """Draw the flow as a tree: the path the answers take in bold, the next question in yellow; return the Axes.
+
+    answers=None draws the bare flow; {} marks the first question as the next one.
+    """
     import matplotlib.pyplot as plt
 
     positions, edges = layout_flow(flow)
-    path, lever, _ = walk(answers or {}, flow)
+    path, lever, missing = walk(answers or {}, flow)
     taken = {(t.step, t.answer) for t in path}
+    if answers is None:
+        missing = None
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 5.5))
+        _, ax = plt.subplots(figsize=(11, 7))
     for parent, child, answer in edges:
         (x0, y0), (x1, y1) = positions[parent], positions[child]
         on_path = (parent, answer) in taken
         ax.plot([x0, x1], [y0, y1], color="black" if on_path else "#c8c8c8", lw=3 if on_path else 1, zorder=1)
         ax.text((x0 + x1) / 2, (y0 + y1) / 2, answer, ha="center", va="center", fontsize=8,
-                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"), zorder=2)
-    reached = {ROOT_STEP} | {t.step for t in path} | {f"{t.step}={t.answer}" for t in path if lever}
+                fontweight="bold" if on_path else "normal", zorder=2,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none"))
+    reached = {t.step for t in path} | {f"{t.step}={t.answer}" for t in path if lever} | {missing}
     for node, (x, y) in positions.items():
         is_leaf = node not in flow
-        label = leaf_lever(node, flow) if is_leaf else f"{node}\n" + fill(flow[node].question, 22)
-        colour = LEVER_COLOURS[label] if is_leaf else "#f2f2f2"
-        ax.text(x, y, label, ha="center", va="center", fontsize=8, zorder=3,
+        label = leaf_lever(node, flow) if is_leaf else f"{node}\n" + fill(flow[node].question, 28)
+        colour = LEVER_COLOURS[label] if is_leaf else NEXT_COLOUR if node == missing else "#f2f2f2"
+        ax.text(x, y, label, ha="center", va="center", fontsize=7.5, zorder=3,
                 color="white" if is_leaf else "black", fontweight="bold" if node in reached else "normal",
                 bbox=dict(boxstyle="round,pad=0.4", fc=colour, ec="black" if node in reached else "#999999",
-                          lw=2.5 if node in reached else 0.8, alpha=1 if node in reached or not path else 0.55))
+                          lw=2.5 if node in reached else 0.8, alpha=1 if node in reached or answers is None else 0.55))
     xs = [x for x, _ in positions.values()]
     ys = [y for _, y in positions.values()]
-    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
-    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
+    ax.set_ylim(min(ys) - 0.4, max(ys) + 0.4)
     ax.set_axis_off()
-    ax.set_title("The decision flow" + (f": {' -> '.join(map(repr, path))}" if path else ""), fontsize=10)
+    steps = [repr(t) for t in path] + ([f"next: {missing}?"] if missing else [])
+    ax.set_title("The decision flow" + (f": {' -> '.join(steps)}" if steps else ""), fontsize=10)
     return ax
 
 
@@ -411,7 +420,7 @@ def render_png(answers: dict[str, str] | None = None, flow: dict[str, Step] = FL
     """Return the flow drawing with the path of the answers as PNG bytes."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(10, 5.5), dpi=80)
+    figure = Figure(figsize=(11, 7), dpi=72)
     plot_flow(answers, flow, ax=figure.subplots())
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
