@@ -10,6 +10,10 @@ NB ?= notebooks/*.ipynb
 # The environment notebooks run in for tests and for regenerating stored outputs: matplotlib's inline
 # backend (an MPLBACKEND from the shell breaks figure cells), fixed hashing and time zone, offline AWS.
 RUN_ENV := env -u MPLBACKEND -u LAB_AWS_MODE PYTHONHASHSEED=0 TZ=UTC OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+# Tests and stored outputs start from an empty offline AWS account and an empty work folder, so a learner's
+# own saved files (review decisions, prepared data, jobs) never change what the notebooks print.
+SCRATCH = scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
+	$(RUN_ENV) LAB_WORK_DIR="$$scratch/work" LAB_STATE_DIR="$$scratch/state"
 NBVAL_OPTS := --nbval --nbval-current-env --nbval-sanitize-with=tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -37,15 +41,15 @@ lab: $(LAB_VENV)/.installed
 
 ## test: unit tests and every notebook under nbval, in the lean test environment (no JupyterLab)
 test: $(TEST_VENV)/.installed
-	$(RUN_ENV) $(TEST_VENV)/bin/python -m pytest tests/ notebooks/ $(NBVAL_OPTS)
+	$(SCRATCH) $(TEST_VENV)/bin/python -m pytest tests/ notebooks/ $(NBVAL_OPTS)
 
 ## nbtest NB=notebooks/01_decision_tree.ipynb: one notebook under nbval
 nbtest: $(TEST_VENV)/.installed
-	$(RUN_ENV) $(TEST_VENV)/bin/python -m pytest $(NB) $(NBVAL_OPTS)
+	$(SCRATCH) $(TEST_VENV)/bin/python -m pytest $(NB) $(NBVAL_OPTS)
 
 ## execute NB=notebooks/01_decision_tree.ipynb: run notebooks top to bottom and store their outputs
 execute: $(TEST_VENV)/.installed
-	$(RUN_ENV) $(TEST_VENV)/bin/python scripts/execute_notebooks.py $(NB)
+	$(SCRATCH) $(TEST_VENV)/bin/python scripts/execute_notebooks.py $(NB)
 
 ## base-model: rebuild the shipped base checkpoint in data/base_model/ (once; ~15-30 min on 2 cores)
 base-model: $(TEST_VENV)/.installed

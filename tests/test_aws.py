@@ -74,6 +74,6 @@ def test_mode_is_decided_once_per_process():
 
 
 def test_live_mode_prints_and_starts_no_stand_in():
-    done = run_python("from helpers import aws\nprint(aws.activate())\nimport moto.core.models as m\n", LAB_AWS_MODE="live")
+    done = run_python("from helpers import aws\nprint(aws.activate())\nprint(aws._offline_mock)\n", LAB_AWS_MODE="live")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [aws.BANNERS["live"], "live"]
+    assert done.stdout.splitlines() == [aws.BANNERS["live"], "live", "None"]
