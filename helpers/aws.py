@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 
 MODES = ("offline", "live")
 MODE_VARIABLE = "LAB_AWS_MODE"
@@ -38,7 +40,7 @@ def choose_mode(mode: str | None = None, environ: dict[str, str] | None = None) 
 
 
 def _start_offline() -> None:
-    """Route boto3 to in-process stand-ins: moto for S3, IAM, STS and SageMaker."""
+    """Route boto3 to in-process stand-ins: moto for S3, IAM, STS and SageMaker, the lab's emulator for Bedrock."""
     global _offline_mock
     from moto import mock_aws
     from moto.moto_api._internal import mock_random
@@ -52,9 +54,19 @@ def _start_offline() -> None:
         os.environ[name] = value
     os.environ.pop("AWS_PROFILE", None)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        # `python -m helpers offline-aws` already serves moto and the Bedrock emulator: share its account
+        print(f"offline endpoint: {os.environ['AWS_ENDPOINT_URL']} (shared with other processes)")
+        return
+    from helpers import offline
+
     mock_random.seed(42)  # stable ids (IAM role ids, request ids) so stored notebook outputs compare
-    _offline_mock = mock_aws()
+    # moto must leave bedrock and bedrock-runtime to the lab's emulator (botocore asks every handler)
+    _offline_mock = mock_aws(config={"core": {"mock_credentials": True, "reset_boto3_session": True,
+                                              "service_whitelist": None,
+                                              "passthrough": {"urls": [], "services": offline.MOTO_PASSTHROUGH}}})
     _offline_mock.start()
+    offline.install()
 
 
 def activate(mode: str | None = None) -> str:
@@ -77,3 +89,290 @@ def activate(mode: str | None = None) -> str:
 def current_mode() -> str | None:
     """Return the mode chosen by activate(), or None before it has run."""
     return _mode
+
+
+# ================================================================================ guard rails
+# One tested copy of what the AWS samples paste into every notebook: the polling loop, the cost shown before a
+# billable create, the confirmation in live mode, the lab's tags, and the clean-up (throughput first).
+
+LAB_TAG_KEY, LAB_TAG_VALUE = "lab", "bedrock-customization-lab"
+LAB_REGIONS = ("us-east-1", "us-west-2")
+PRICES_CSV = "prices/prices.csv"
+PRICING_PAGE = "https://aws.amazon.com/bedrock/pricing/"
+TERMINAL = {"job": ("Completed", "Failed", "Stopped"), "throughput": ("InService", "Failed"),
+            "deployment": ("Active", "Failed")}
+POLL_SECONDS = {"offline": 0.25, "live": 60.0}
+
+
+class NotConfirmed(RuntimeError):
+    """A billable create was not confirmed, so nothing was created."""
+
+
+def lab_tags(notebook: str | None = None, style: str = "bedrock") -> list[dict]:
+    """Return the tags the lab puts on what it creates: style 'bedrock' ({key, value}) or 'aws' ({Key, Value})."""
+    pairs = [(LAB_TAG_KEY, LAB_TAG_VALUE)] + ([("notebook", notebook)] if notebook else [])
+    if style == "bedrock":
+        return [{"key": k, "value": v} for k, v in pairs]
+    if style == "aws":
+        return [{"Key": k, "Value": v} for k, v in pairs]
+    raise ValueError(f"style must be 'bedrock' or 'aws', not {style!r}")
+
+
+def _is_lab(tags: list[dict], notebook: str | None = None) -> bool:
+    """True for the lab's tag (and, when notebook is given, that notebook's tag too)."""
+    pairs = {(t.get("key") or t.get("Key"), t.get("value") or t.get("Value")) for t in tags}
+    return (LAB_TAG_KEY, LAB_TAG_VALUE) in pairs and (notebook is None or ("notebook", notebook) in pairs)
+
+
+def _kind_of(resource: str) -> str:
+    for marker, kind in ((":model-customization-job/", "job"), (":provisioned-model/", "throughput"),
+                         (":custom-model-deployment/", "deployment")):
+        if marker in resource:
+            return kind
+    raise ValueError(f"wait_for: cannot tell what {resource!r} is; pass kind='job', 'throughput' or 'deployment'")
+
+
+def _describe(client, kind: str, resource: str) -> dict:
+    if kind == "job":
+        return client.get_model_customization_job(jobIdentifier=resource)
+    if kind == "throughput":
+        return client.get_provisioned_model_throughput(provisionedModelId=resource)
+    return client.get_custom_model_deployment(customModelDeploymentIdentifier=resource)
+
+
+def wait_for(resource: str, *, kind: str | None = None, client=None, poll_seconds: float | None = None,
+             timeout_seconds: float | None = None, progress: bool = True, sleep=time.sleep) -> dict:
+    """Poll a customization job, provisioned throughput or deployment until it settles; return its description.
+
+    Prints one line: the status it started in and the one it ended in. A time-out raises TimeoutError naming
+    the resource and its last status (a loop that never ends is what the AWS samples got wrong).
+    """
+    import boto3
+    from tqdm.auto import tqdm
+
+    kind = kind or _kind_of(resource)
+    if kind not in TERMINAL:
+        raise ValueError(f"kind must be one of {', '.join(TERMINAL)}, not {kind!r}")
+    client = client or boto3.client("bedrock")
+    live = current_mode() == "live"
+    poll = POLL_SECONDS["live" if live else "offline"] if poll_seconds is None else poll_seconds
+    timeout = (6 * 3600 if live else 600) if timeout_seconds is None else timeout_seconds
+    name = resource.rsplit("/", 1)[-1]
+    started = time.monotonic()
+    described = _describe(client, kind, resource)
+    first = described["status"]
+    with tqdm(desc=f"{kind} {name}", bar_format="{desc}: {postfix} [{elapsed}]", disable=not progress,
+              leave=False) as bar:
+        while described["status"] not in TERMINAL[kind]:
+            bar.set_postfix_str(described["status"])
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"{kind} {resource} is still {described['status']} after {timeout:.0f} s; "
+                                   "it keeps running (and billing) until it finishes or you delete it")
+            sleep(poll)
+            described = _describe(client, kind, resource)
+    label = next((described[k] for k in ("jobName", "provisionedModelName", "modelDeploymentName") if k in described),
+                 name)
+    print(f"{kind} {label}: {first} -> {described['status']}")
+    if described.get("failureMessage"):
+        print(f"failureMessage: {described['failureMessage']}")
+    return described
+
+
+def price(item: str, model_id: str) -> dict | None:
+    """Return the price row for an item and model (or '*') from data/prices/prices.csv, or None if unknown."""
+    import csv
+
+    from helpers.paths import DATA_DIR
+    with open(DATA_DIR / PRICES_CSV, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["item"] == item]
+    row = next((r for r in rows if r["model_id"] == model_id), None) or next(
+        (r for r in rows if r["model_id"] == "*"), None)
+    return None if row is None else {**row, "usd": float(row["usd"])}
+
+
+@dataclass
+class Estimate:
+    """What a create will cost: one line per priced item, and the total (None when a price is unknown)."""
+
+    what: str
+    lines: list[str]
+    usd: float | None
+
+    def __str__(self) -> str:
+        total = "unknown (no checked price; see " + PRICING_PAGE + ")" if self.usd is None else f"${self.usd:,.2f}"
+        return "\n".join([f"cost estimate for {self.what}: {total}"] + [f"  - {line}" for line in self.lines])
+
+
+def estimate_cost(kind: str, model_id: str, *, tokens: int = 0, epochs: int = 1, hours: float = 1.0,
+                  model_units: int = 1, months: float = 1.0) -> Estimate:
+    """Estimate a job (tokens x epochs + storage), a provisioned throughput (per hour) or a deployment (per token)."""
+    def priced(item: str, quantity: float, unit: str) -> tuple[str, float | None]:
+        row = price(item, model_id)
+        if row is None:
+            return f"{item.replace('_', ' ')} for {model_id}: no checked price", None
+        cost = row["usd"] * quantity
+        return (f"{quantity:,.4g} {unit} x ${row['usd']:g} {row['unit']} = ${cost:,.4f} "
+                f"(source: {row['source']}; checked {row['checked_on']}; {row['evidence']})"), cost
+
+    if kind == "job":
+        parts = [priced("training_per_1k_tokens", tokens * epochs / 1000, "thousand tokens x epochs"),
+                 priced("storage_per_month", months, "model-months")]
+        what = f"a customization job on {model_id} ({tokens:,} tokens x {epochs} epochs)"
+    elif kind == "throughput":
+        parts = [priced("provisioned_no_commit_per_hour", hours * model_units, "model-unit hours")]
+        what = f"provisioned throughput for a custom {model_id} ({model_units} MU, {hours:g} h)"
+    elif kind == "deployment":
+        parts = [priced("on_demand_input_per_1k_tokens", tokens / 1000, "thousand input tokens"),
+                 priced("storage_per_month", months, "model-months")]
+        what = f"an on-demand deployment of a custom {model_id} ({tokens:,} input tokens)"
+    else:
+        raise ValueError(f"kind must be 'job', 'throughput' or 'deployment', not {kind!r}")
+    costs = [c for _, c in parts]
+    return Estimate(what, [line for line, _ in parts], None if None in costs else round(sum(costs), 4))
+
+
+def confirm(estimate: Estimate, *, ask=input) -> None:
+    """Show the estimate; in live mode create only after the learner types 'yes' (else raise NotConfirmed)."""
+    print(estimate)
+    if current_mode() != "live":
+        print("offline: nothing is billed")
+        return
+    answer = ask("This creates a billable AWS resource. Type yes to go ahead: ")
+    if answer.strip().lower() != "yes":
+        raise NotConfirmed(f"not created: {estimate.what} (answer was {answer!r}, not 'yes')")
+
+
+def create_customization_job(bedrock, *, tokens: int, notebook: str | None = None, ask=input, **params) -> str:
+    """Price, confirm, tag and create a model customization job; return its ARN."""
+    epochs = int((params.get("hyperParameters") or {}).get("epochCount", 1))
+    confirm(estimate_cost("job", params["baseModelIdentifier"], tokens=tokens, epochs=epochs), ask=ask)
+    params["jobTags"] = list(params.get("jobTags", [])) + lab_tags(notebook)
+    params["customModelTags"] = list(params.get("customModelTags", [])) + lab_tags(notebook)
+    return bedrock.create_model_customization_job(**params)["jobArn"]
+
+
+def create_throughput(bedrock, *, base_model_id: str, hours: float = 1.0, notebook: str | None = None, ask=input,
+                      **params) -> str:
+    """Price (per hour), confirm, tag and create a provisioned throughput; return its ARN."""
+    confirm(estimate_cost("throughput", base_model_id, hours=hours, model_units=params.get("modelUnits", 1)), ask=ask)
+    params["tags"] = list(params.get("tags", [])) + lab_tags(notebook)
+    return bedrock.create_provisioned_model_throughput(**params)["provisionedModelArn"]
+
+
+def create_deployment(bedrock, *, base_model_id: str, tokens: int = 0, notebook: str | None = None, ask=input,
+                      **params) -> str:
+    """Price, confirm, tag and create an on-demand custom model deployment; return its ARN."""
+    confirm(estimate_cost("deployment", base_model_id, tokens=tokens), ask=ask)
+    params["tags"] = list(params.get("tags", [])) + lab_tags(notebook)
+    return bedrock.create_custom_model_deployment(**params)["customModelDeploymentArn"]
+
+
+def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:
+    out, token = [], None
+    while True:
+        page = getattr(client, operation)(**kwargs, **({"nextToken": token} if token else {}))
+        out += page.get(key, [])
+        token = page.get("nextToken")
+        if not token:
+            return out
+
+
+def teardown(regions: tuple[str, ...] = LAB_REGIONS, *, notebook: str | None = None,
+             session=None) -> dict[str, list[str]]:
+    """Delete what the lab created, throughput first (it bills by the hour), then deployments, custom models,
+    buckets and IAM roles; stop its running jobs. Only resources carrying the lab's tag (and the notebook's, if given) are
+    touched. Returns the names of what was deleted or stopped."""
+    import boto3
+
+    def _lab_owned(client, arn: str) -> bool:
+        return _is_lab(client.list_tags_for_resource(resourceARN=arn).get("tags", []), notebook)
+
+    session = session or boto3.session.Session()
+    done: dict[str, list[str]] = {"throughputs": [], "deployments": [], "custom_models": [], "jobs_stopped": [],
+                                  "buckets": [], "roles": []}
+    for region in regions:
+        bedrock = session.client("bedrock", region_name=region)
+        for pt in _pages(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"):
+            if _lab_owned(bedrock, pt["provisionedModelArn"]):
+                bedrock.delete_provisioned_model_throughput(provisionedModelId=pt["provisionedModelArn"])
+                done["throughputs"].append(pt["provisionedModelName"])
+        for dep in _pages(bedrock, "list_custom_model_deployments", "modelDeploymentSummaries"):
+            if _lab_owned(bedrock, dep["customModelDeploymentArn"]):
+                bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=dep["customModelDeploymentArn"])
+                done["deployments"].append(dep["customModelDeploymentName"])
+        for job in _pages(bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries",
+                          statusEquals="InProgress"):
+            if _lab_owned(bedrock, job["jobArn"]):
+                bedrock.stop_model_customization_job(jobIdentifier=job["jobArn"])
+                done["jobs_stopped"].append(job["jobName"])
+        for model in _pages(bedrock, "list_custom_models", "modelSummaries"):
+            if _lab_owned(bedrock, model["modelArn"]):
+                bedrock.delete_custom_model(modelIdentifier=model["modelArn"])
+                done["custom_models"].append(model["modelName"])
+    s3 = session.client("s3", region_name=regions[0])
+    for bucket in s3.list_buckets().get("Buckets", []):
+        try:
+            tags = s3.get_bucket_tagging(Bucket=bucket["Name"])["TagSet"]
+        except s3.exceptions.ClientError:  # NoSuchTagSet: not the lab's
+            continue
+        if _is_lab(tags, notebook):
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket["Name"]):
+                for obj in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                    s3.delete_object(Bucket=bucket["Name"], Key=obj["Key"], VersionId=obj["VersionId"])
+            s3.delete_bucket(Bucket=bucket["Name"])
+            done["buckets"].append(bucket["Name"])
+    _delete_lab_roles(session.client("iam", region_name=regions[0]), notebook, done)
+    if current_mode() != "live":
+        _forget_offline_jobs(notebook)
+    done = {what: sorted(names) for what, names in done.items()}
+    for what, names in done.items():
+        print(f"{what.replace('_', ' ')}: {', '.join(names) if names else 'none'}")
+    return done
+
+
+def _delete_lab_roles(iam, notebook: str | None, done: dict[str, list[str]]) -> None:
+    """Delete the lab's IAM roles (free, but a leftover one makes the next run's create_role fail)."""
+    marker = None
+    while True:
+        page = iam.list_roles(**({"Marker": marker} if marker else {}))
+        for role in page.get("Roles", []):
+            name = role["RoleName"]
+            if not _is_lab(iam.list_role_tags(RoleName=name).get("Tags", []), notebook):
+                continue
+            for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
+                iam.delete_role_policy(RoleName=name, PolicyName=policy)
+            for attached in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
+                iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+            iam.delete_role(RoleName=name)
+            done["roles"].append(name)
+        if not page.get("IsTruncated"):
+            return
+        marker = page["Marker"]
+
+
+def _forget_offline_jobs(notebook: str | None) -> None:
+    """Offline only: drop the lab's finished jobs from the stand-in account so a notebook can run again with the
+    same job names (a real account keeps job history; the lab's notebooks use fixed names for stable outputs)."""
+    from helpers.offline.service import forget
+    from helpers.offline.state import Store
+    with Store().transaction() as doc:
+        for arn in [a for a, j in doc["jobs"].items()
+                    if j["status"] in TERMINAL["job"] and _is_lab(doc["tags"].get(a, []), notebook)]:
+            del doc["jobs"][arn]
+            forget(doc, arn)
+
+
+def main_teardown(argv: list[str]) -> int:
+    """`python -m helpers teardown [--yes]`: delete everything the lab created (asks first in live mode)."""
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m helpers teardown", description=main_teardown.__doc__)
+    parser.add_argument("--yes", action="store_true", help="do not ask before deleting in live mode")
+    parser.add_argument("--region", action="append", help="region to clean (repeatable; default: the lab's regions)")
+    args = parser.parse_args(argv)
+    mode = activate()
+    if mode == "live" and not args.yes and input("Delete every resource tagged lab=bedrock-customization-lab? "
+                                                 "Type yes: ").strip().lower() != "yes":
+        print("nothing deleted")
+        return 1
+    teardown(tuple(args.region) if args.region else LAB_REGIONS)
+    return 0

@@ -1,0 +1,590 @@
+"""Offline Amazon Bedrock: the control plane (customization jobs, custom models, provisioned throughput,
+custom model deployments, tags) and the entry point shared by both transports.
+
+`Emulator.handle(service, operation, method, url, headers, body) -> (status, headers, body)` answers one
+serialized request; hook.py plugs it into botocore, server.py behind a loopback HTTP port. Messages
+quoted from AWS documentation or observed service answers are marked "AWS wording"; the others
+follow the service's style and say what to fix.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import socket
+import threading
+import time
+from typing import Any, Callable
+
+from botocore import xform_name
+
+from . import catalog, runtime, training
+from .state import Store
+from .wire import AwsError, Codec
+
+ACCOUNT = "123456789012"
+SERVICES = ("bedrock", "bedrock-runtime")
+# Real durations are minutes to hours; offline they are scaled down (LAB_OFFLINE_TIME_SCALE multiplies).
+DURATIONS = {"validation": 1.0, "data_processing": 1.0, "throughput": 3.0, "deployment": 3.0}
+NO_COMMIT_LIMIT = 2      # no-commitment provisioned throughputs per account (prov-throughput.html)
+NO_COMMIT_UNITS = 1      # model units each
+_SCOPE = re.compile(r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/")
+_HOST_REGION = re.compile(r"bedrock(?:-runtime)?\.([a-z0-9-]+)\.amazonaws\.com")
+WORKERS: dict[str, threading.Thread] = {}  # job ARN -> the thread training it in this process (any emulator)
+
+
+def duration(kind: str) -> float:
+    """Return the scaled-down duration of a status phase, in seconds."""
+    return DURATIONS[kind] * float(os.environ.get("LAB_OFFLINE_TIME_SCALE", "1"))
+
+
+def stamp(t: float | None) -> dt.datetime | None:
+    """Return a stored epoch time as the aware datetime botocore expects."""
+    return None if t is None else dt.datetime.fromtimestamp(t, dt.timezone.utc)
+
+
+def fm_arn(region: str, model_id: str) -> str:
+    """Return a foundation model's ARN."""
+    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
+
+
+def region_of(url: str, headers: dict) -> str:
+    """Return the request's region: the SigV4 scope, else the endpoint host, else us-east-1."""
+    auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+    auth = auth.decode() if isinstance(auth, bytes) else auth
+    hit = _SCOPE.search(auth) or _HOST_REGION.search(url)
+    return hit.group(1) if hit else "us-east-1"
+
+
+class Emulator:
+    """Answers bedrock and bedrock-runtime requests from the shared state and the local model."""
+
+    def __init__(self, store: Store | None = None, client_factory: Callable[[str, str], Any] | None = None):
+        self.store = store or Store()
+        self.codecs = {name: Codec(name) for name in SERVICES}
+        self._client_factory = client_factory or _boto3_client
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------------------- transport-neutral entry
+    def handle(self, service: str, operation: str | None, method: str, url: str, headers: dict,
+               body: bytes) -> tuple[int, dict, bytes]:
+        """Answer one serialized request (operation None: route by method and path, as the service does)."""
+        from urllib.parse import urlsplit
+        codec = self.codecs[service]
+        path = urlsplit(url).path
+        op, path_params = codec.route(method, path, operation)
+        if op is None:
+            return codec.error("UnknownOperationException", f"No operation matches {method} {path}", 404)
+        handler = getattr(self, f"{service.replace('-', '_')}__{xform_name(op.name)}", None)
+        if handler is None:
+            return codec.error("ValidationException",
+                               f"The offline lab does not emulate {service}.{op.name}; use live mode for it.", 400)
+        try:
+            params = codec.decode(op, url, headers, body or b"", path_params)
+            codec.validate(op, params)
+            result = handler(region_of(url, headers), **params) or {}
+            codec.check_output(op, _public(result))
+            return codec.encode(op, result)
+        except AwsError as e:
+            return codec.error(e.code, e.message, e.status)
+
+    def client(self, service: str, region: str):
+        """Return a (cached) boto3 client for the moto-backed services the emulator reads: s3, iam."""
+        with self._lock:
+            key = (service, region)
+            if key not in self._clients:
+                self._clients[key] = self._client_factory(service, region)
+            return self._clients[key]
+
+    # ----------------------------------------------------------------------------- shared helpers
+    def refresh(self, doc: dict, now: float | None = None) -> None:
+        """Advance time-driven statuses and fail jobs whose training process has gone away."""
+        now = time.time() if now is None else now
+        for pt in doc["throughputs"].values():
+            if pt["status"] == "Creating" and now - pt["creationTime"] >= duration("throughput"):
+                pt["status"], pt["lastModifiedTime"] = "InService", now
+        for dep in doc["deployments"].values():
+            if dep["status"] == "Creating" and now - dep["createdAt"] >= duration("deployment"):
+                dep["status"], dep["lastUpdatedAt"] = "Active", now
+        for job in doc["jobs"].values():
+            if job["status"] in ("InProgress", "Stopping") and not self._worker_alive(job):
+                stopped = job["status"] == "Stopping"
+                job.update(status="Stopped" if stopped else "Failed", endTime=now, lastModifiedTime=now)
+                if not stopped:
+                    job["failureMessage"] = ("Internal error: the process that ran this offline job ended before "
+                                             "the job finished. Create the job again.")
+
+    def _worker_alive(self, job: dict) -> bool:
+        worker = job.get("worker", {})
+        if worker.get("host") != socket.gethostname():
+            return True
+        if worker.get("pid") == os.getpid():
+            thread = WORKERS.get(job["jobArn"])
+            return thread is not None and thread.is_alive()
+        try:
+            os.kill(worker["pid"], 0)
+        except (ProcessLookupError, KeyError):
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    @staticmethod
+    def new_id(kind: str, region: str, name: str) -> str:
+        """Return a 12-character id, stable for a name so re-run notebooks show the same ARNs."""
+        return hashlib.sha1(f"{kind}|{region}|{name}".encode()).hexdigest()[:12]
+
+    @staticmethod
+    def find(items: dict, ident: str, name_key: str, region: str, what: str) -> dict:
+        """Return the resource with this ARN or name in the region, else raise ResourceNotFoundException."""
+        hit = items.get(ident) or next((r for r in items.values()
+                                        if r[name_key] == ident and r["region"] == region), None)
+        if hit is None:
+            raise AwsError("ResourceNotFoundException", f"{what} {ident} not found in {region}.")
+        return hit
+
+    # ----------------------------------------------------------------------------- foundation models
+    def _summary(self, region: str, m: catalog.FoundationModel) -> dict:
+        return dict(modelArn=fm_arn(region, m.model_id), modelId=m.model_id, modelName=m.name,
+                    providerName=m.provider, inputModalities=["TEXT"], outputModalities=["TEXT"],
+                    responseStreamingSupported=True, customizationsSupported=list(m.customizations),
+                    inferenceTypesSupported=list(m.inference_types), modelLifecycle={"status": m.lifecycle})
+
+    def bedrock__list_foundation_models(self, region, byProvider=None, byCustomizationType=None,
+                                        byOutputModality=None, byInferenceType=None, **_):
+        out = [self._summary(region, m) for m in catalog.foundation_models().values()
+               if region in m.regions
+               and (byProvider is None or byProvider.lower() == m.provider.lower())
+               and (byCustomizationType is None or byCustomizationType in m.customizations)
+               and (byInferenceType is None or byInferenceType in m.inference_types)
+               and (byOutputModality in (None, "TEXT"))]
+        return {"modelSummaries": out}
+
+    def bedrock__get_foundation_model(self, region, modelIdentifier, **_):
+        m = catalog.foundation_models().get(catalog.model_id_of(modelIdentifier))
+        if m is None or region not in m.regions:
+            raise AwsError("ResourceNotFoundException", f"The model {modelIdentifier} was not found in {region}.")
+        return {"modelDetails": self._summary(region, m)}
+
+    # ----------------------------------------------------------------------------- customization jobs
+    def bedrock__create_model_customization_job(self, region, jobName, customModelName, roleArn,
+                                                baseModelIdentifier, trainingDataConfig, outputDataConfig,
+                                                customizationType="FINE_TUNING", hyperParameters=None,
+                                                validationDataConfig=None, clientRequestToken=None,
+                                                jobTags=None, customModelTags=None, **rest):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            if clientRequestToken and clientRequestToken in doc["tokens"]:
+                return {"jobArn": doc["tokens"][clientRequestToken]}  # an idempotent retry
+            fm, parent = self._base_for_job(doc, region, baseModelIdentifier, customizationType)
+            if rest.get("customizationConfig") or rest.get("vpcConfig"):
+                raise AwsError("ValidationException", "The offline lab does not emulate customizationConfig or "
+                                                      "vpcConfig; use live mode for them.")
+            hp = training.check_hyperparameters(fm, hyperParameters or {})
+            if any(j["jobName"] == jobName and j["region"] == region for j in doc["jobs"].values()):
+                raise AwsError("ConflictException", f"A model customization job with the name {jobName} "
+                                                    f"already exists in {region}. Job names are unique per account "
+                                                    "and Region.")
+            if any(m["modelName"] == customModelName and m["region"] == region for m in doc["models"].values()) or \
+                    any(j["outputModelName"] == customModelName and j["region"] == region
+                        and j["status"] in ("InProgress", "Stopping") for j in doc["jobs"].values()):
+                raise AwsError("ConflictException", f"A custom model with the name {customModelName} already "
+                                                    f"exists in {region}.")
+            self._check_role(region, roleArn)
+            train = self._read_object(region, trainingDataConfig["s3Uri"])
+            validation = [(v["s3Uri"], self._read_object(region, v["s3Uri"]))
+                          for v in (validationDataConfig or {}).get("validators", [])]
+            self._check_output(region, outputDataConfig["s3Uri"])
+            job_id = self.new_id("job", region, jobName)
+            arn = f"arn:aws:bedrock:{region}:{ACCOUNT}:model-customization-job/{fm.model_id}/{job_id}"
+            now = time.time()
+            doc["jobs"][arn] = dict(
+                jobArn=arn, id=job_id, jobName=jobName, region=region, outputModelName=customModelName,
+                roleArn=roleArn, clientRequestToken=clientRequestToken, status="InProgress",
+                creationTime=now, lastModifiedTime=now, baseModelArn=parent or fm_arn(region, fm.model_id),
+                base_model_id=fm.model_id, parent=parent, hyperParameters=hyperParameters or {}, effective=hp,
+                trainingDataConfig=trainingDataConfig,
+                validationDataConfig=validationDataConfig or {"validators": []},
+                outputDataConfig=outputDataConfig, customizationType=customizationType,
+                phases={}, worker={"pid": os.getpid(), "host": socket.gethostname()},
+                customModelTags=customModelTags or [])
+            doc["tags"][arn] = jobTags or []
+            if clientRequestToken:
+                doc["tokens"][clientRequestToken] = arn
+        thread = threading.Thread(target=training.run_job, name=f"offline-job-{job_id}", daemon=True,
+                                  args=(self, arn, (trainingDataConfig["s3Uri"], train), validation))
+        WORKERS[arn] = thread
+        thread.start()
+        return {"jobArn": arn}
+
+    def _base_for_job(self, doc, region, identifier, customization):
+        """Return (customizable foundation model, parent custom-model ARN or None), or raise like Bedrock."""
+        parent = None
+        if ":custom-model/" in identifier:
+            model = self.find(doc["models"], identifier, "modelName", region, "Custom model")
+            parent, identifier = model["modelArn"], model["base_model_id"]
+        fm = catalog.foundation_models().get(catalog.model_id_of(identifier))
+        if fm is None:
+            raise AwsError("ValidationException", f"The provided model identifier {identifier} is invalid: "
+                                                  "no such base model.")
+        if not fm.customizations:
+            raise AwsError("ValidationException", f"The model {fm.model_id} can't be customized. Choose a "
+                                                  "model from list_foundation_models(byCustomizationType="
+                                                  f"'{customization}').")
+        if region not in fm.regions:
+            raise AwsError("ValidationException", f"Customization of {fm.model_id} is not available in "
+                                                  f"{region}; it is offered in {', '.join(fm.regions)}.")
+        if customization not in fm.customizations:
+            raise AwsError("ValidationException", f"{fm.model_id} does not support customization type "
+                                                  f"{customization}; it supports {', '.join(fm.customizations)}.")
+        if customization not in ("FINE_TUNING", "CONTINUED_PRE_TRAINING"):
+            raise AwsError("ValidationException", f"The offline lab emulates FINE_TUNING and "
+                                                  f"CONTINUED_PRE_TRAINING, not {customization}.")
+        return fm, parent
+
+    def _check_role(self, region: str, role_arn: str) -> None:
+        """The role must exist in this account and trust bedrock.amazonaws.com."""
+        account, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+        try:
+            role = self.client("iam", region).get_role(RoleName=name)["Role"] if account == ACCOUNT else None
+        except Exception:
+            role = None
+        policy = (role or {}).get("AssumeRolePolicyDocument") or {}
+        if isinstance(policy, str):
+            from urllib.parse import unquote
+            policy = json.loads(unquote(policy))
+        trusted = any(s.get("Effect") == "Allow" and "bedrock.amazonaws.com" in json.dumps(s.get("Principal", {}))
+                      for s in policy.get("Statement", []))
+        if not trusted:
+            raise AwsError("ValidationException", "Could not assume provided IAM role.")  # AWS wording
+
+    def _read_object(self, region: str, uri: str) -> bytes:
+        """Read a data file the role can get; a missing bucket or key fails as Bedrock does."""
+        bucket, _, key = uri[len("s3://"):].partition("/")
+        s3 = self.client("s3", region)
+        try:
+            self._check_bucket_region(s3, bucket, region)
+            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except AwsError:
+            raise
+        except Exception:
+            raise AwsError("ValidationException", f"Could not validate GetObject permissions to access Amazon S3 "
+                                                  f"bucket: {bucket} at key {key}") from None  # AWS wording
+
+    def _check_output(self, region: str, uri: str) -> None:
+        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        s3 = self.client("s3", region)
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except Exception:
+            raise AwsError("ValidationException", "Amazon S3 perms missing (PutObject): Could not validate PutObject "
+                                                  f"permissions to access S3 bucket: {bucket} at key "
+                                                  f"{prefix}.write_access_check_file.tmp") from None  # AWS wording
+        self._check_bucket_region(s3, bucket, region)
+
+    @staticmethod
+    def _check_bucket_region(s3, bucket: str, region: str) -> None:
+        located = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1"
+        if located != region:
+            raise AwsError("ValidationException", f"The S3 bucket {bucket} is in {located}; a customization job in "
+                                                  f"{region} needs its data and output in {region}.")
+
+    def job_view(self, job: dict) -> dict:
+        """Return a job as GetModelCustomizationJob answers it."""
+        phases = {name: {"status": p["status"], "creationTime": stamp(p["start"]),
+                         "lastModifiedTime": stamp(p["end"] or p["start"])} for name, p in job["phases"].items()}
+        return dict(
+            jobArn=job["jobArn"], jobName=job["jobName"], outputModelName=job["outputModelName"],
+            outputModelArn=job.get("outputModelArn"), clientRequestToken=job["clientRequestToken"],
+            roleArn=job["roleArn"], status=job["status"], failureMessage=job.get("failureMessage"),
+            statusDetails={f"{k}Details": v for k, v in phases.items()} or None,
+            creationTime=stamp(job["creationTime"]), lastModifiedTime=stamp(job["lastModifiedTime"]),
+            endTime=stamp(job.get("endTime")), baseModelArn=job["baseModelArn"],
+            hyperParameters=job["hyperParameters"], trainingDataConfig=job["trainingDataConfig"],
+            validationDataConfig=job["validationDataConfig"], outputDataConfig=job["outputDataConfig"],
+            customizationType=job["customizationType"], trainingMetrics=job.get("trainingMetrics"),
+            validationMetrics=job.get("validationMetrics"))
+
+    def bedrock__get_model_customization_job(self, region, jobIdentifier, **_):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            return self.job_view(self.find(doc["jobs"], jobIdentifier, "jobName", region,
+                                           "Model customization job"))
+
+    def bedrock__list_model_customization_jobs(self, region, statusEquals=None, nameContains=None,
+                                               creationTimeAfter=None, creationTimeBefore=None,
+                                               sortOrder="Descending", maxResults=None, nextToken=None, **_):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            jobs = [j for j in doc["jobs"].values() if j["region"] == region
+                    and (statusEquals is None or j["status"] == statusEquals)
+                    and (nameContains is None or nameContains in j["jobName"])
+                    and (creationTimeAfter is None or j["creationTime"] > creationTimeAfter.timestamp())
+                    and (creationTimeBefore is None or j["creationTime"] < creationTimeBefore.timestamp())]
+        jobs.sort(key=lambda j: (j["creationTime"], j["jobName"]), reverse=sortOrder != "Ascending")
+        page, token = _page(jobs, maxResults, nextToken)
+        return {"nextToken": token, "modelCustomizationJobSummaries": [dict(
+            jobArn=j["jobArn"], jobName=j["jobName"], status=j["status"], baseModelArn=j["baseModelArn"],
+            creationTime=stamp(j["creationTime"]), lastModifiedTime=stamp(j["lastModifiedTime"]),
+            endTime=stamp(j.get("endTime")), customModelArn=j.get("outputModelArn"),
+            customModelName=j["outputModelName"] if j.get("outputModelArn") else None,
+            customizationType=j["customizationType"]) for j in page]}
+
+    def bedrock__stop_model_customization_job(self, region, jobIdentifier, **_):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            job = self.find(doc["jobs"], jobIdentifier, "jobName", region, "Model customization job")
+            if job["status"] != "InProgress":
+                raise AwsError("ConflictException", f"The job {job['jobName']} is {job['status']}; only an "
+                                                    "InProgress job can be stopped.")
+            job.update(status="Stopping", lastModifiedTime=time.time())
+        return {}
+
+    # ----------------------------------------------------------------------------- custom models
+    def bedrock__get_custom_model(self, region, modelIdentifier, **_):
+        with self.store.transaction() as doc:
+            m = self.find(doc["models"], modelIdentifier, "modelName", region, "Custom model")
+        keys = ("modelArn", "modelName", "jobName", "jobArn", "baseModelArn", "customizationType", "hyperParameters",
+                "trainingDataConfig", "validationDataConfig", "outputDataConfig", "trainingMetrics",
+                "validationMetrics", "modelStatus")
+        return {**{k: m.get(k) for k in keys}, "creationTime": stamp(m["creationTime"])}
+
+    def bedrock__list_custom_models(self, region, nameContains=None, baseModelArnEquals=None,
+                                    foundationModelArnEquals=None, modelStatus=None, sortOrder="Descending",
+                                    maxResults=None, nextToken=None, **_):
+        with self.store.transaction() as doc:
+            models = [m for m in doc["models"].values() if m["region"] == region
+                      and (nameContains is None or nameContains in m["modelName"])
+                      and (baseModelArnEquals is None or m["baseModelArn"] == baseModelArnEquals)
+                      and (foundationModelArnEquals is None or fm_arn(region, m["base_model_id"])
+                           == foundationModelArnEquals)
+                      and (modelStatus is None or m["modelStatus"] == modelStatus)]
+        models.sort(key=lambda m: (m["creationTime"], m["modelName"]), reverse=sortOrder != "Ascending")
+        page, token = _page(models, maxResults, nextToken)
+        return {"nextToken": token, "modelSummaries": [dict(
+            modelArn=m["modelArn"], modelName=m["modelName"], creationTime=stamp(m["creationTime"]),
+            baseModelArn=m["baseModelArn"], baseModelName=m["baseModelName"],
+            customizationType=m["customizationType"], ownerAccountId=ACCOUNT, modelStatus=m["modelStatus"])
+            for m in page]}
+
+    def bedrock__delete_custom_model(self, region, modelIdentifier, **_):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            m = self.find(doc["models"], modelIdentifier, "modelName", region, "Custom model")
+            users = [p["provisionedModelName"] for p in doc["throughputs"].values() if p["modelArn"] == m["modelArn"]]
+            users += [d["modelDeploymentName"] for d in doc["deployments"].values() if d["modelArn"] == m["modelArn"]]
+            if users:
+                raise AwsError("ConflictException", f"The custom model {m['modelName']} is in use by "
+                                                    f"{', '.join(users)}. Delete those first.")
+            del doc["models"][m["modelArn"]]
+            forget(doc, m["modelArn"])
+        _remove_tree(self.store.model_dir(m["id"]))
+        return {}
+
+    # ----------------------------------------------------------------------------- provisioned throughput
+    def bedrock__create_provisioned_model_throughput(self, region, modelUnits, provisionedModelName, modelId,
+                                                     commitmentDuration=None, clientRequestToken=None,
+                                                     tags=None, **_):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            if clientRequestToken and clientRequestToken in doc["tokens"]:
+                return {"provisionedModelArn": doc["tokens"][clientRequestToken]}
+            if ":custom-model/" not in modelId and not any(m["modelName"] == modelId for m in doc["models"].values()):
+                raise AwsError("ValidationException", "No-commitment Provisioned Throughput is available for custom "
+                                                      "models only, and this offline account has no model units for "
+                                                      "commitment terms. Pass a custom model's ARN or name.")
+            model = self.find(doc["models"], modelId, "modelName", region, "Custom model")
+            if commitmentDuration:
+                raise AwsError("ServiceQuotaExceededException", "Your account has no model units for Provisioned "
+                                                                "Throughput with a commitment; request them from AWS "
+                                                                "Support, or omit commitmentDuration.")
+            if modelUnits > NO_COMMIT_UNITS:
+                raise AwsError("ServiceQuotaExceededException", f"A no-commitment Provisioned Throughput has a quota "
+                                                                f"of {NO_COMMIT_UNITS} model unit; you asked for "
+                                                                f"{modelUnits}.")
+            if any(p["provisionedModelName"] == provisionedModelName and p["region"] == region
+                   for p in doc["throughputs"].values()):
+                raise AwsError("ValidationException", f"A Provisioned Throughput named {provisionedModelName} "
+                                                      "already exists.")
+            if sum(1 for p in doc["throughputs"].values() if not p.get("commitmentDuration")) >= NO_COMMIT_LIMIT:
+                raise AwsError("ServiceQuotaExceededException", f"You have reached the quota of {NO_COMMIT_LIMIT} "
+                                                                "no-commitment Provisioned Throughputs per account. "
+                                                                "Delete one before creating another.")
+            pid = self.new_id("pt", region, provisionedModelName)
+            arn = f"arn:aws:bedrock:{region}:{ACCOUNT}:provisioned-model/{pid}"
+            now = time.time()
+            doc["throughputs"][arn] = dict(
+                provisionedModelArn=arn, provisionedModelName=provisionedModelName, region=region,
+                modelUnits=modelUnits, desiredModelUnits=modelUnits, modelArn=model["modelArn"],
+                desiredModelArn=model["modelArn"], foundationModelArn=fm_arn(region, model["base_model_id"]),
+                status="Creating", creationTime=now, lastModifiedTime=now)
+            doc["tags"][arn] = tags or []
+            if clientRequestToken:
+                doc["tokens"][clientRequestToken] = arn
+        return {"provisionedModelArn": arn}
+
+    @staticmethod
+    def _pt_view(p: dict) -> dict:
+        return {**{k: p[k] for k in ("provisionedModelArn", "provisionedModelName", "modelUnits", "desiredModelUnits",
+                                     "modelArn", "desiredModelArn", "foundationModelArn", "status")},
+                "creationTime": stamp(p["creationTime"]), "lastModifiedTime": stamp(p["lastModifiedTime"])}
+
+    def bedrock__get_provisioned_model_throughput(self, region, provisionedModelId, **_):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            return self._pt_view(self.find(doc["throughputs"], provisionedModelId, "provisionedModelName", region,
+                                           "Provisioned model"))
+
+    def bedrock__list_provisioned_model_throughputs(self, region, statusEquals=None, nameContains=None,
+                                                    sortOrder="Descending", maxResults=None, nextToken=None, **_):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            pts = [p for p in doc["throughputs"].values() if p["region"] == region
+                   and (statusEquals is None or p["status"] == statusEquals)
+                   and (nameContains is None or nameContains in p["provisionedModelName"])]
+        pts.sort(key=lambda p: (p["creationTime"], p["provisionedModelName"]), reverse=sortOrder != "Ascending")
+        page, token = _page(pts, maxResults, nextToken)
+        return {"nextToken": token, "provisionedModelSummaries": [self._pt_view(p) for p in page]}
+
+    def bedrock__delete_provisioned_model_throughput(self, region, provisionedModelId, **_):
+        with self.store.transaction() as doc:
+            pt = self.find(doc["throughputs"], provisionedModelId, "provisionedModelName", region,
+                           "Provisioned model")
+            del doc["throughputs"][pt["provisionedModelArn"]]
+            forget(doc, pt["provisionedModelArn"])
+        return {}
+
+    # ----------------------------------------------------------------------------- on-demand deployments
+    def bedrock__create_custom_model_deployment(self, region, modelDeploymentName, modelArn, description=None,
+                                                tags=None, clientRequestToken=None, **_):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            if clientRequestToken and clientRequestToken in doc["tokens"]:
+                return {"customModelDeploymentArn": doc["tokens"][clientRequestToken]}
+            model = self.find(doc["models"], modelArn, "modelName", region, "Custom model")
+            fm = catalog.foundation_models()[model["base_model_id"]]
+            if "DEPLOYMENT" not in fm.custom_serving:
+                raise AwsError("ValidationException", f"On-demand deployment is not supported for custom models of "
+                                                      f"{fm.model_id}; use Provisioned Throughput.")
+            if any(d["modelDeploymentName"] == modelDeploymentName and d["region"] == region
+                   for d in doc["deployments"].values()):
+                raise AwsError("ValidationException", f"A custom model deployment named {modelDeploymentName} "
+                                                      "already exists.")
+            did = self.new_id("deployment", region, modelDeploymentName)
+            arn = f"arn:aws:bedrock:{region}:{ACCOUNT}:custom-model-deployment/{did}"
+            now = time.time()
+            doc["deployments"][arn] = dict(customModelDeploymentArn=arn, modelDeploymentName=modelDeploymentName,
+                                           region=region, modelArn=model["modelArn"], description=description,
+                                           status="Creating", createdAt=now, lastUpdatedAt=now)
+            doc["tags"][arn] = tags or []
+            if clientRequestToken:
+                doc["tokens"][clientRequestToken] = arn
+        return {"customModelDeploymentArn": arn}
+
+    def bedrock__get_custom_model_deployment(self, region, customModelDeploymentIdentifier, **_):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            d = self.find(doc["deployments"], customModelDeploymentIdentifier, "modelDeploymentName", region,
+                          "Custom model deployment")
+        return {**{k: d[k] for k in ("customModelDeploymentArn", "modelDeploymentName", "modelArn", "status",
+                                     "description")},
+                "createdAt": stamp(d["createdAt"]), "lastUpdatedAt": stamp(d["lastUpdatedAt"])}
+
+    def bedrock__list_custom_model_deployments(self, region, statusEquals=None, nameContains=None,
+                                               modelArnEquals=None, sortOrder="Descending", maxResults=None,
+                                               nextToken=None, **_):
+        with self.store.transaction() as doc:
+            self.refresh(doc)
+            deps = [d for d in doc["deployments"].values() if d["region"] == region
+                    and (statusEquals is None or d["status"] == statusEquals)
+                    and (nameContains is None or nameContains in d["modelDeploymentName"])
+                    and (modelArnEquals is None or d["modelArn"] == modelArnEquals)]
+        deps.sort(key=lambda d: (d["createdAt"], d["modelDeploymentName"]), reverse=sortOrder != "Ascending")
+        page, token = _page(deps, maxResults, nextToken)
+        return {"nextToken": token, "modelDeploymentSummaries": [dict(
+            customModelDeploymentArn=d["customModelDeploymentArn"], customModelDeploymentName=d["modelDeploymentName"],
+            modelArn=d["modelArn"], status=d["status"], createdAt=stamp(d["createdAt"]),
+            lastUpdatedAt=stamp(d["lastUpdatedAt"])) for d in page]}
+
+    def bedrock__delete_custom_model_deployment(self, region, customModelDeploymentIdentifier, **_):
+        with self.store.transaction() as doc:
+            d = self.find(doc["deployments"], customModelDeploymentIdentifier, "modelDeploymentName", region,
+                          "Custom model deployment")
+            del doc["deployments"][d["customModelDeploymentArn"]]
+            forget(doc, d["customModelDeploymentArn"])
+        return {}
+
+    # ----------------------------------------------------------------------------- tags
+    def _tagged(self, doc: dict, arn: str) -> list:
+        if arn not in doc["tags"]:
+            raise AwsError("ResourceNotFoundException", f"The resource {arn} was not found.")
+        return doc["tags"][arn]
+
+    def bedrock__tag_resource(self, region, resourceARN, tags, **_):
+        with self.store.transaction() as doc:
+            keep = [t for t in self._tagged(doc, resourceARN) if t["key"] not in {n["key"] for n in tags}]
+            doc["tags"][resourceARN] = keep + tags
+        return {}
+
+    def bedrock__untag_resource(self, region, resourceARN, tagKeys, **_):
+        with self.store.transaction() as doc:
+            doc["tags"][resourceARN] = [t for t in self._tagged(doc, resourceARN) if t["key"] not in tagKeys]
+        return {}
+
+    def bedrock__list_tags_for_resource(self, region, resourceARN, **_):
+        with self.store.transaction() as doc:
+            return {"tags": list(self._tagged(doc, resourceARN))}
+
+    # ----------------------------------------------------------------------------- runtime
+    def bedrock_runtime__converse(self, region, modelId, messages=None, system=None, inferenceConfig=None, **rest):
+        return runtime.converse(self, region, modelId, messages or [], system, inferenceConfig or {}, rest)
+
+    def bedrock_runtime__converse_stream(self, region, modelId, messages=None, system=None, inferenceConfig=None,
+                                         **rest):
+        reply = runtime.converse(self, region, modelId, messages or [], system, inferenceConfig or {}, rest)
+        return {"stream": runtime.converse_events(reply)}
+
+    def bedrock_runtime__invoke_model(self, region, modelId, body=b"", **_):
+        return {"body": json.dumps(runtime.invoke(self, region, modelId, body)).encode(),
+                "contentType": "application/json"}
+
+    def bedrock_runtime__invoke_model_with_response_stream(self, region, modelId, body=b"", **_):
+        return {"body": [{"chunk": {"bytes": json.dumps(c).encode()}}
+                         for c in runtime.invoke_chunks(self, region, modelId, body)],
+                "contentType": "application/json"}
+
+
+def forget(doc: dict, arn: str) -> None:
+    """Drop a deleted resource's tags and the client request tokens that pointed at it."""
+    doc["tags"].pop(arn, None)
+    for token in [t for t, target in doc["tokens"].items() if target == arn]:
+        del doc["tokens"][token]
+
+
+def _boto3_client(service: str, region: str):
+    import boto3
+    return boto3.session.Session().client(service, region_name=region)
+
+
+def _public(value: Any) -> Any:
+    """Drop None values before the self-check (absent members are simply not sent)."""
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value
+
+
+def _page(items: list, max_results: int | None, token: str | None) -> tuple[list, str | None]:
+    start = int(base64.b64decode(token).decode()) if token else 0
+    end = start + (max_results or 100)
+    return items[start:end], (base64.b64encode(str(end).encode()).decode() if end < len(items) else None)
+
+
+def _remove_tree(path) -> None:
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
