@@ -1,0 +1,118 @@
+"""Measurements on the local model that notebooks 01 and 02 show: format failures, prompt-only vs
+fine-tuned clause classification, continued pre-training and forgetting. Plain functions returning numbers.
+
+`python -m helpers.demos` measures every effect on the shipped base model and prints them (the figures in
+data/base_model/README.md come from this command).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from helpers import corpus, local_model
+
+
+def parse_json(text: str) -> dict | None:
+    """The JSON object an answer consists of, or None if it is not one."""
+    try:
+        obj = json.loads(text.strip())
+    except json.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def format_failure_rate(model, prompts: list[str], key: str = "label") -> float:
+    """Share of answers that are not a JSON object with a string under `key`."""
+    answers = local_model.generate_batch(model, prompts, max_new_tokens=16)
+    ok = sum(isinstance((parse_json(a) or {}).get(key), str) for a in answers)
+    return 1 - ok / len(prompts)
+
+
+def prompt_fix(model, n: int = 60) -> dict:
+    """Format failure rate of the clause request with a vague prompt and with a format-specified prompt."""
+    texts = [r["text"] for r in corpus.clause_splits()["test_set"][:n]]
+    vague = [corpus.clause_prompt(t, json_format=False) for t in texts]
+    specified = [corpus.clause_prompt(t) for t in texts]
+    return {"n": len(texts), "vague": format_failure_rate(model, vague),
+            "format_specified": format_failure_rate(model, specified),
+            "example_vague_prompt": vague[0], "example_specified_prompt": specified[0]}
+
+
+def clause_pairs(rows: list[dict]) -> list[tuple[str, str]]:
+    """(prompt, completion) pairs in the firm's JSON format."""
+    return [(corpus.clause_prompt(r["text"]), corpus.clause_completion(r["label"])) for r in rows]
+
+
+def predict_labels(model, texts: list[str], shots: list[dict] = ()) -> list[str | None]:
+    """The label the model answers for each clause (None when the answer is not the firm's JSON)."""
+    prefix = "".join(corpus.clause_prompt(s["text"]) + corpus.clause_completion(s["label"]) + "\n" for s in shots)
+    answers = local_model.generate_batch(model, [prefix + corpus.clause_prompt(t) for t in texts], max_new_tokens=12)
+    return [(parse_json(a) or {}).get("label") for a in answers]
+
+
+def clause_accuracy(model, rows: list[dict], shots: list[dict] = ()) -> dict:
+    """Exact-match accuracy overall, on plain-language labels and on the firm's codes, with chance level."""
+    pred = predict_labels(model, [r["text"] for r in rows], shots)
+    hit = [p == r["label"] for p, r in zip(pred, rows)]
+    plain = [h for h, r in zip(hit, rows) if r["label"] in corpus.PLAIN_LABELS]
+    code = [h for h, r in zip(hit, rows) if r["label"] not in corpus.PLAIN_LABELS]
+    return {"overall": sum(hit) / len(hit), "plain": sum(plain) / max(1, len(plain)),
+            "code": sum(code) / max(1, len(code)), "chance": 1 / len(corpus.LABELS),
+            "format_ok": sum(p is not None for p in pred) / len(pred)}
+
+
+IFT = {"epochs": 3, "batch_size": 16, "learning_rate": 1e-3, "seed": 0}
+IFT_LORA = {"epochs": 6, "batch_size": 16, "learning_rate": 3e-3, "lora_rank": 8, "seed": 0}
+CPT = {"epochs": 1, "batch_size": 16, "learning_rate": 1e-3, "seed": 0}
+
+
+def instruction_tuning(base, *, progress: bool = False) -> dict:
+    """Prompt-only vs full and LoRA fine-tuning on the clause test split (cached runs)."""
+    splits = corpus.clause_splits()
+    train, test = clause_pairs(splits["train_set"]), splits["test_set"]
+    full = local_model.cached_finetune(base, train, progress=progress, **IFT)
+    lora = local_model.cached_finetune(base, train, progress=progress, **IFT_LORA)
+    return {"prompt_only": clause_accuracy(base, test), "prompt_only_1shot": clause_accuracy(base, test, splits["train_set"][:1]),
+            "full": clause_accuracy(full, test),
+            "lora": clause_accuracy(lora, test), "lora_trainable": local_model.count_parameters(lora, trainable=True),
+            "general_ppl": {name: local_model.perplexity(m, corpus.general_heldout())
+                            for name, m in [("base", base), ("full", full), ("lora", lora)]},
+            "params": local_model.count_parameters(base), "n_train": len(train), "n_test": len(test)}
+
+
+def continued_pretraining(base, *, progress: bool = False) -> dict:
+    """Domain and general perplexity before and after continued pre-training, without and with replay."""
+    dom_train, dom_test = corpus.domain_splits()
+    general = corpus.general_heldout()
+    replay = [p + c for p, c in corpus.general_documents(len(dom_train) * 3 // 7, seed=3)]  # 30% of the mix
+    cpt = local_model.cached_continue_pretraining(base, dom_train, progress=progress, **CPT)
+    cpt_replay = local_model.cached_continue_pretraining(base, dom_train, replay_texts=replay, progress=progress, **CPT)
+    out = {}
+    for name, m in [("base", base), ("cpt", cpt), ("cpt_replay", cpt_replay)]:
+        out[name] = {"domain_ppl": local_model.perplexity(m, dom_test), "general_ppl": local_model.perplexity(m, general)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every effect on the shipped base model and print them as JSON."""
+    from helpers import rag
+
+    argv = sys.argv[1:] if argv is None else argv
+    t0 = time.perf_counter()
+    base = local_model.load_base()
+    v1 = corpus.read_catalog(corpus.DATA / "catalog" / "catalog_v1.csv")
+    v2 = corpus.read_catalog(corpus.DATA / "catalog" / "catalog_v2.csv")
+    fresh = rag.freshness(base, v1, v2)
+    res = {"model": repr(base), "general_heldout_ppl": local_model.perplexity(base, corpus.general_heldout()),
+           "prompt_fix": {k: v for k, v in prompt_fix(base).items() if not k.startswith("example")},
+           "freshness": {k: v for k, v in fresh.items() if not isinstance(v, list)},
+           "instruction_tuning": instruction_tuning(base, progress="--progress" in argv),
+           "continued_pretraining": continued_pretraining(base, progress="--progress" in argv)}
+    print(json.dumps(res, indent=1))
+    print(f"measured in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

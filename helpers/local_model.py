@@ -1,0 +1,794 @@
+"""The lab's local language model: a tiny decoder-only transformer in numpy, trained for real on a CPU.
+
+Read it top to bottom: tokenizer -> parameters -> forward -> backward -> AdamW -> training loops ->
+generation -> save/load -> cache -> the base-model build. Every Bedrock model in the offline lab is this
+model; every number a notebook shows comes from running it.
+
+The architecture is GPT-2 in miniature (pre-LayerNorm blocks, GELU MLP, learned positions, output head
+tied to the token embedding) plus a pointer-generator copy head (See et al. 2017): at each position the
+model mixes "say a word from the vocabulary" with "copy a token from the context", weighted by a learned
+gate. Without it a model this small never learns to read a passage in its prompt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+BASE_DIR = REPO / "data" / "base_model"
+LORA_TARGETS = ("attn_w", "proj_w", "fc_w", "fc2_w")
+
+
+# --------------------------------------------------------------------------- errors
+class LocalModelError(ValueError):
+    """Bad input to the local model; the message names the record or file."""
+
+
+class EmptyDataError(LocalModelError):
+    """A training set with no records."""
+
+
+class RecordTooLongError(LocalModelError):
+    """A record with more tokens than the model's context window."""
+
+
+class UnknownTokenError(LocalModelError):
+    """A word the tokenizer has never seen."""
+
+
+class CheckpointError(LocalModelError):
+    """A checkpoint file that is missing, truncated or corrupt."""
+
+
+# --------------------------------------------------------------------------- tokenizer
+# A word-level tokenizer: a word keeps its leading space (" price" and "price" are different tokens), so
+# decode(encode(text)) == text for any text made of known words.
+WORD = re.compile(r" ?[A-Za-z0-9_]+| ?[^A-Za-z0-9_\s]|\s")
+EOS, UNK = 0, 1
+
+
+class Tokenizer:
+    """Word-level tokenizer built from the lab's own corpus; id 0 is <eos>, id 1 is <unk>."""
+
+    def __init__(self, vocab: list[str]):
+        self.vocab = list(vocab)
+        self.index = {w: i for i, w in enumerate(self.vocab)}
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "Tokenizer":
+        """Vocabulary of every piece in texts, sorted so the same texts give the same ids."""
+        pieces = set()
+        for t in texts:
+            pieces.update(WORD.findall(t))
+        return cls(["<eos>", "<unk>"] + sorted(pieces))
+
+    def encode(self, text: str, *, strict: bool = True, where: str = "text") -> list[int]:
+        """Token ids; strict raises UnknownTokenError naming `where`, otherwise unknown words become <unk>."""
+        ids = []
+        for w in WORD.findall(text):
+            i = self.index.get(w)
+            if i is None:
+                if strict:
+                    raise UnknownTokenError(f"{where}: unknown token {w!r} (not in the model's vocabulary of "
+                                            f"{len(self.vocab)} words)")
+                i = UNK
+            ids.append(i)
+        return ids
+
+    def decode(self, ids) -> str:
+        """Text of token ids (special tokens dropped)."""
+        return "".join(self.vocab[i] for i in ids if i > UNK)
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+
+# --------------------------------------------------------------------------- the model object
+class Model:
+    """A config dict, a tokenizer, float32 parameters, optional LoRA adapters, and a training history."""
+
+    def __init__(self, config: dict, tokenizer: Tokenizer, params: dict, lora: dict | None = None,
+                 history: list | None = None):
+        self.config, self.tokenizer, self.params = config, tokenizer, params
+        self.lora = lora  # {"rank", "alpha", "ab": {name: (A, B)}} or None
+        self.history = history or []
+        self._merged = None
+
+    def __repr__(self) -> str:
+        c = self.config
+        lora = f", lora_rank={self.lora['rank']}" if self.lora else ""
+        return (f"Model(layers={c['n_layer']}, d={c['d_model']}, heads={c['n_head']}, context={c['context']}, "
+                f"vocab={len(self.tokenizer)}, params={count_parameters(self):,}{lora})")
+
+    def weights(self) -> dict:
+        """Parameters in use: base weights plus the LoRA update, merged once and kept."""
+        if self.lora is None:
+            return self.params
+        if self._merged is None:
+            s = self.lora["alpha"] / self.lora["rank"]
+            self._merged = dict(self.params)
+            for k, (A, B) in self.lora["ab"].items():
+                self._merged[k] = self.params[k] + s * (A @ B)
+        return self._merged
+
+
+def count_parameters(model: Model, trainable: bool = False) -> int:
+    """Number of parameters; with trainable=True only what the last training run updated (LoRA: A and B)."""
+    if trainable and model.lora:
+        return int(sum(A.size + B.size for A, B in model.lora["ab"].values()))
+    return int(sum(v.size for v in model.params.values()))
+
+
+def init_params(config: dict, rng: np.random.Generator, dtype=np.float32) -> dict:
+    """GPT-2 style initial weights; residual projections scaled down by depth."""
+    V, d, L, H, T = config["vocab_size"], config["d_model"], config["n_layer"], config["n_head"], config["context"]
+    std_res = 0.02 / math.sqrt(2 * L)
+    p = {"wte": rng.normal(0, 0.02, (V, d)), "wpe": rng.normal(0, 0.01, (T, d)),
+         "lnf_g": np.ones(d), "lnf_b": np.zeros(d),
+         # copy head: gate p_gen = sigmoid(h.gen_w + gen_b); head mixture softmax(h @ mix_w + mix_b)
+         "gen_w": rng.normal(0, 0.02, d), "gen_b": np.full(1, 2.0), "mix_w": rng.normal(0, 0.02, (d, H)),
+         "mix_b": np.zeros(H)}
+    for l in range(L):
+        p.update({f"{l}.ln1_g": np.ones(d), f"{l}.ln1_b": np.zeros(d),
+                  f"{l}.attn_w": rng.normal(0, 0.02, (d, 3 * d)), f"{l}.attn_b": np.zeros(3 * d),
+                  f"{l}.proj_w": rng.normal(0, std_res, (d, d)), f"{l}.proj_b": np.zeros(d),
+                  f"{l}.ln2_g": np.ones(d), f"{l}.ln2_b": np.zeros(d),
+                  f"{l}.fc_w": rng.normal(0, 0.02, (d, 4 * d)), f"{l}.fc_b": np.zeros(4 * d),
+                  f"{l}.fc2_w": rng.normal(0, std_res, (4 * d, d)), f"{l}.fc2_b": np.zeros(d)})
+    return {k: v.astype(dtype) for k, v in p.items()}
+
+
+# --------------------------------------------------------------------------- building blocks
+def _ln(x, g, b):
+    mu = x.mean(-1, keepdims=True)
+    xc = x - mu
+    inv = 1.0 / np.sqrt((xc * xc).mean(-1, keepdims=True) + 1e-5)
+    xh = xc * inv
+    return xh * g + b, (xh, inv, g)
+
+
+def _ln_back(dy, cache):
+    xh, inv, g = cache
+    dxh = dy * g
+    dx = inv * (dxh - dxh.mean(-1, keepdims=True) - xh * (dxh * xh).mean(-1, keepdims=True))
+    d = xh.shape[-1]
+    return dx, (dy * xh).reshape(-1, d).sum(0), dy.reshape(-1, d).sum(0)
+
+
+_GC = math.sqrt(2 / math.pi)
+
+
+def _gelu(x):
+    t = np.tanh(_GC * (x + 0.044715 * x * x * x))
+    return 0.5 * x * (1 + t), t
+
+
+def _gelu_back(dy, x, t):
+    return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GC * (1 + 3 * 0.044715 * x * x))
+
+
+def _softmax(z, axis=-1):
+    z = z - z.max(axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis, keepdims=True)
+
+
+# --------------------------------------------------------------------------- forward and backward
+def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.ndarray):
+    """Mean NLL of targets under the mixed (vocabulary + copy) distribution, and a cache for backward.
+
+    idx, targets: (B, T) token ids; mask: (B, T) weights of the positions that count in the loss.
+    """
+    B, T = idx.shape
+    H = cfg["n_head"]
+    d = p["wte"].shape[1]
+    dh = d // H
+    x = p["wte"][idx] + p["wpe"][:T]
+    causal = np.triu(np.full((T, T), -1e9, dtype=x.dtype), 1)
+    layers = []
+    for l in range(cfg["n_layer"]):
+        h, c1 = _ln(x, p[f"{l}.ln1_g"], p[f"{l}.ln1_b"])
+        qkv = h @ p[f"{l}.attn_w"] + p[f"{l}.attn_b"]
+        q, k, v = (a.reshape(B, T, H, dh).transpose(0, 2, 1, 3) for a in np.split(qkv, 3, axis=-1))
+        P = _softmax(q @ k.transpose(0, 1, 3, 2) * (1.0 / math.sqrt(dh)) + causal)
+        o = (P @ v).transpose(0, 2, 1, 3).reshape(B, T, d)
+        x = x + o @ p[f"{l}.proj_w"] + p[f"{l}.proj_b"]
+        h2, c2 = _ln(x, p[f"{l}.ln2_g"], p[f"{l}.ln2_b"])
+        u = h2 @ p[f"{l}.fc_w"] + p[f"{l}.fc_b"]
+        f, t = _gelu(u)
+        x = x + f @ p[f"{l}.fc2_w"] + p[f"{l}.fc2_b"]
+        layers.append((h, c1, q, k, v, P, o, h2, c2, u, f, t))
+    hf, cf = _ln(x, p["lnf_g"], p["lnf_b"])
+    pv = _softmax(hf @ p["wte"].T)  # "say a word": tied output head
+    pgen = 1.0 / (1.0 + np.exp(-(hf @ p["gen_w"] + p["gen_b"])))  # (B, T) gate
+    alpha = _softmax(hf @ p["mix_w"] + p["mix_b"])  # (B, T, H): which heads point
+    A = np.einsum("bth,bhts->bts", alpha, layers[-1][5])  # copy attention over context positions
+    E = (idx[:, None, :] == targets[:, :, None]).astype(x.dtype)  # context token j is the target at t
+    c = (A * E).sum(-1)  # probability of copying the target
+    bi, ti = np.meshgrid(np.arange(B), np.arange(T), indexing="ij")
+    pvy = pv[bi, ti, targets]
+    prob = pgen * pvy + (1 - pgen) * c
+    n = max(float(mask.sum()), 1.0)
+    loss = float(-(mask * np.log(np.maximum(prob, 1e-30))).sum() / n)
+    return loss, (idx, targets, mask, n, layers, hf, cf, pv, pgen, alpha, A, E, c, pvy, prob, bi, ti)
+
+
+def backward(p: dict, cfg: dict, cache) -> dict:
+    """Gradients of the loss with respect to every parameter (hand-written chain rule)."""
+    idx, targets, mask, n, layers, hf, cf, pv, pgen, alpha, A, E, c, pvy, prob, bi, ti = cache
+    B, T = idx.shape
+    H = cfg["n_head"]
+    d = hf.shape[-1]
+    dh = d // H
+    g = {}
+    gq = -mask / (n * np.maximum(prob, 1e-30))  # dL/dprob
+    # the gate
+    dzg = gq * (pvy - c) * pgen * (1 - pgen)
+    g["gen_w"] = hf.reshape(-1, d).T @ dzg.reshape(-1)
+    g["gen_b"] = np.array([dzg.sum()], dtype=hf.dtype)
+    # the vocabulary softmax: d prob / d logit_k = pgen * pvy * (onehot_y - pv)_k
+    w = gq * pgen * pvy
+    dlogits = -pv * w[..., None]
+    dlogits[bi, ti, targets] += w
+    # the copy attention and its head mixture
+    dA = (gq * (1 - pgen))[..., None] * E
+    dalpha = np.einsum("bts,bhts->bth", dA, layers[-1][5])
+    dzm = alpha * (dalpha - (alpha * dalpha).sum(-1, keepdims=True))
+    g["mix_w"] = hf.reshape(-1, d).T @ dzm.reshape(-1, H)
+    g["mix_b"] = dzm.reshape(-1, H).sum(0)
+    dP_copy = alpha.transpose(0, 2, 1)[..., None] * dA[:, None]  # (B, H, T, T)
+    dhf = dlogits @ p["wte"] + dzg[..., None] * p["gen_w"] + dzm @ p["mix_w"].T
+    g["wte"] = dlogits.reshape(-1, dlogits.shape[-1]).T @ hf.reshape(-1, d)
+    dx, g["lnf_g"], g["lnf_b"] = _ln_back(dhf, cf)
+    for l in reversed(range(cfg["n_layer"])):
+        h, c1, q, k, v, P, o, h2, c2, u, f, t = layers[l]
+        g[f"{l}.fc2_w"] = f.reshape(-1, 4 * d).T @ dx.reshape(-1, d)
+        g[f"{l}.fc2_b"] = dx.reshape(-1, d).sum(0)
+        du = _gelu_back(dx @ p[f"{l}.fc2_w"].T, u, t)
+        g[f"{l}.fc_w"] = h2.reshape(-1, d).T @ du.reshape(-1, 4 * d)
+        g[f"{l}.fc_b"] = du.reshape(-1, 4 * d).sum(0)
+        dh2, g[f"{l}.ln2_g"], g[f"{l}.ln2_b"] = _ln_back(du @ p[f"{l}.fc_w"].T, c2)
+        dx = dx + dh2
+        g[f"{l}.proj_w"] = o.reshape(-1, d).T @ dx.reshape(-1, d)
+        g[f"{l}.proj_b"] = dx.reshape(-1, d).sum(0)
+        do = (dx @ p[f"{l}.proj_w"].T).reshape(B, T, H, dh).transpose(0, 2, 1, 3)
+        dP = do @ v.transpose(0, 1, 3, 2)
+        if l == cfg["n_layer"] - 1:
+            dP = dP + dP_copy
+        dv = P.transpose(0, 1, 3, 2) @ do
+        ds = P * (dP - (dP * P).sum(-1, keepdims=True)) * (1.0 / math.sqrt(dh))
+        dq, dk = ds @ k, ds.transpose(0, 1, 3, 2) @ q
+        dqkv = np.concatenate([a.transpose(0, 2, 1, 3).reshape(B, T, d) for a in (dq, dk, dv)], axis=-1)
+        g[f"{l}.attn_w"] = h.reshape(-1, d).T @ dqkv.reshape(-1, 3 * d)
+        g[f"{l}.attn_b"] = dqkv.reshape(-1, 3 * d).sum(0)
+        dh1, g[f"{l}.ln1_g"], g[f"{l}.ln1_b"] = _ln_back(dqkv @ p[f"{l}.attn_w"].T, c1)
+        dx = dx + dh1
+    g["wpe"] = np.zeros_like(p["wpe"])
+    g["wpe"][:T] = dx.sum(0)
+    np.add.at(g["wte"], idx.reshape(-1), dx.reshape(-1, d))
+    return g
+
+
+def lora_grads(g: dict, lora: dict) -> dict:
+    """Chain rule through W = W0 + (alpha/rank) A @ B: gradients of A and B from the gradient of W."""
+    s = lora["alpha"] / lora["rank"]
+    out = {}
+    for k, (A, B) in lora["ab"].items():
+        out[k + ".A"] = s * g[k] @ B.T
+        out[k + ".B"] = s * A.T @ g[k]
+    return out
+
+
+# --------------------------------------------------------------------------- optimizer
+class AdamW:
+    """Adam with decoupled weight decay on matrices, and global gradient-norm clipping at 1."""
+
+    def __init__(self, params: dict, weight_decay: float = 0.01, b1=0.9, b2=0.999, eps=1e-8):
+        self.params, self.wd, self.b1, self.b2, self.eps = params, weight_decay, b1, b2, eps
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.t = 0
+
+    def step(self, grads: dict, lr: float) -> None:
+        """One update of every parameter in place."""
+        norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
+        scale = min(1.0, 1.0 / (norm + 1e-6))
+        self.t += 1
+        c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
+        for k, g in grads.items():
+            g = g * scale
+            m, v, p = self.m[k], self.v[k], self.params[k]
+            m *= self.b1
+            m += (1 - self.b1) * g
+            v *= self.b2
+            v += (1 - self.b2) * g * g
+            if p.ndim == 2:
+                p *= 1 - lr * self.wd
+            p -= (lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+
+
+# --------------------------------------------------------------------------- data -> batches
+def _encode_pairs(model: Model, pairs) -> list[tuple[list[int], int]]:
+    """(token ids of prompt + completion + <eos>, number of prompt tokens) per pair, checked."""
+    if not pairs:
+        raise EmptyDataError("the training set is empty (0 records)")
+    out = []
+    for i, pair in enumerate(pairs):
+        prompt, completion = pair
+        where = f"record {i + 1}"
+        a = model.tokenizer.encode(prompt, where=f"{where} (prompt)")
+        b = model.tokenizer.encode(completion, where=f"{where} (completion)") + [EOS]
+        _check_length(model, len(a) + len(b), where)
+        out.append((a + b, len(a)))
+    return out
+
+
+def _encode_texts(model: Model, texts, what: str = "record") -> list[tuple[list[int], int]]:
+    """(token ids + <eos>, 0) per text: every token counts in the loss."""
+    if not texts:
+        raise EmptyDataError("the training set is empty (0 records)")
+    out = []
+    for i, text in enumerate(texts):
+        ids = model.tokenizer.encode(text, where=f"{what} {i + 1}") + [EOS]
+        _check_length(model, len(ids), f"{what} {i + 1}")
+        out.append((ids, 0))
+    return out
+
+
+def _check_length(model: Model, n: int, where: str) -> None:
+    if n > model.config["context"] + 1:
+        raise RecordTooLongError(f"{where}: {n} tokens, longer than the context window of "
+                                 f"{model.config['context']} tokens")
+
+
+def _pack(examples: list[tuple[list[int], int]], context: int) -> list[tuple[list[int], list[float]]]:
+    """Greedily pack examples into sequences of at most context+1 tokens; each gets a loss mask over its
+    targets (0 on prompt tokens). Packing whole examples keeps every passage with its question."""
+    seqs, ids, m = [], [], []
+    for toks, n_prompt in examples:
+        if ids and len(ids) + len(toks) > context + 1:
+            seqs.append((ids, m))
+            ids, m = [], []
+        # the target at position j is token j+1; the first token of an example is predicted from the
+        # previous example (or nothing), so it never counts
+        m += [0.0] + [0.0 if j < n_prompt else 1.0 for j in range(1, len(toks))]
+        ids += toks
+    seqs.append((ids, m))
+    return seqs
+
+
+def _pack_each(examples: list[tuple[list[int], int]]) -> list[tuple[list[int], list[float]]]:
+    """One sequence per example (fine-tuning batches are short; padding is cheap)."""
+    return [(ids, [0.0] + [0.0 if j < n else 1.0 for j in range(1, len(ids))]) for ids, n in examples]
+
+
+def _batch(seqs, rows, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs, targets, mask) arrays for the given sequences, right-padded with <eos>."""
+    L = max(len(seqs[i][0]) for i in rows) - 1
+    x = np.zeros((len(rows), L), np.int64)
+    y = np.zeros((len(rows), L), np.int64)
+    m = np.zeros((len(rows), L), dtype)
+    for r, i in enumerate(rows):
+        ids, mask = seqs[i]
+        x[r, :len(ids) - 1], y[r, :len(ids) - 1], m[r, :len(ids) - 1] = ids[:-1], ids[1:], mask[1:]
+    return x, y, m
+
+
+# --------------------------------------------------------------------------- training
+def _lr_at(step: int, total: int, lr: float, warmup: int, cosine: bool) -> float:
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    if not cosine:
+        return lr
+    frac = (step - warmup) / max(1, total - warmup)
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def _copy(model: Model) -> Model:
+    params = {k: v.copy() for k, v in model.weights().items()}  # LoRA of a previous run is merged in
+    return Model(dict(model.config), model.tokenizer, params, None, [])
+
+
+def _train(model: Model, seqs, *, epochs: int, batch_size: int, learning_rate: float, warmup_steps: int,
+           seed: int, lora_rank: int | None = None, val_seqs=None, cosine: bool = False,
+           progress: bool = True, on_step: Callable | None = None, desc: str = "training") -> Model:
+    """The training loop shared by pre-training, continued pre-training and fine-tuning; returns a new model."""
+    from tqdm.auto import tqdm
+
+    new = _copy(model)
+    rng = np.random.default_rng(seed)
+    dtype = new.params["wte"].dtype
+    if lora_rank:
+        adapted = {k: v for k, v in new.params.items() if k.split(".")[-1] in LORA_TARGETS}
+        # A random, B zero: training starts exactly at the base model (as peft does); its own random stream,
+        # so LoRA and full fine-tuning with the same seed see the same batches
+        init = np.random.default_rng([seed, 1])
+        new.lora = {"rank": lora_rank, "alpha": 2.0 * lora_rank,
+                    "ab": {k: ((init.uniform(-1, 1, (w.shape[0], lora_rank)) / math.sqrt(w.shape[0])).astype(dtype),
+                               np.zeros((lora_rank, w.shape[1]), dtype)) for k, w in sorted(adapted.items())}}
+        trainable = {f"{k}.{s}": ab[j] for k, ab in new.lora["ab"].items() for j, s in enumerate("AB")}
+    else:
+        trainable = new.params
+    opt = AdamW(trainable)
+    steps_per_epoch = math.ceil(len(seqs) / batch_size)
+    total = epochs * steps_per_epoch
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    step = 0
+    for epoch in range(epochs):
+        order = rng.permutation(len(seqs))
+        for s in range(steps_per_epoch):
+            x, y, m = _batch(seqs, order[s * batch_size:(s + 1) * batch_size], dtype)
+            new._merged = None
+            p = new.weights()
+            loss, cache = forward(p, new.config, x, y, m)
+            g = backward(p, new.config, cache)
+            opt.step(lora_grads(g, new.lora) if lora_rank else g,
+                     _lr_at(step, total, learning_rate, warmup_steps, cosine))
+            new._merged = None
+            last = s == steps_per_epoch - 1
+            val = _mean_loss(new, val_seqs) if (val_seqs and last) else None
+            rec = {"step": step + 1, "epoch": epoch + 1, "train_loss": loss, "val_loss": val}
+            new.history.append(rec)
+            if on_step:
+                on_step(rec)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}")
+            step += 1
+    bar.close()
+    new._merged = None
+    return new
+
+
+def _mean_loss(model: Model, seqs, batch_size: int = 16) -> float:
+    """Token-weighted mean loss over packed sequences (no gradients)."""
+    p = model.weights()
+    tot = cnt = 0.0
+    for i in range(0, len(seqs), batch_size):
+        x, y, m = _batch(seqs, range(i, min(i + batch_size, len(seqs))), p["wte"].dtype)
+        loss, _ = forward(p, model.config, x, y, m)
+        tot += loss * float(m.sum())
+        cnt += float(m.sum())
+    return tot / max(cnt, 1.0)
+
+
+def finetune(model: Model, pairs, *, epochs: int = 2, batch_size: int = 8, learning_rate: float = 1e-4,
+             warmup_steps: int = 0, lora_rank: int | None = None, val_pairs=None, seed: int = 0,
+             progress: bool = True, on_step: Callable | None = None) -> Model:
+    """Instruction fine-tuning on (prompt, completion) pairs, loss on completion tokens only; a new model."""
+    seqs = _pack_each(_encode_pairs(model, pairs))
+    val = _pack_each(_encode_pairs(model, val_pairs)) if val_pairs else None
+    return _train(model, seqs, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                  warmup_steps=warmup_steps, seed=seed, lora_rank=lora_rank, val_seqs=val,
+                  progress=progress, on_step=on_step, desc="fine-tuning")
+
+
+def continue_pretraining(model: Model, texts, *, epochs: int = 1, batch_size: int = 8,
+                         learning_rate: float = 1e-3, replay_texts=None, seed: int = 0, progress: bool = True,
+                         on_step: Callable | None = None) -> Model:
+    """Continued pre-training: the full language-model loss on unlabelled texts (plus replayed general
+    texts, mixed in at random, if given); a new model."""
+    examples = _encode_texts(model, texts)
+    if replay_texts:
+        examples += _encode_texts(model, replay_texts, what="replay record")
+        order = np.random.default_rng(seed + 1).permutation(len(examples))
+        examples = [examples[i] for i in order]
+    seqs = _pack(examples, model.config["context"])
+    return _train(model, seqs, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                  warmup_steps=0, seed=seed, progress=progress, on_step=on_step,
+                  desc="continued pre-training")
+
+
+def perplexity(model: Model, texts) -> float:
+    """exp(mean negative log-likelihood per token) of the texts, each followed by <eos>."""
+    seqs = _pack(_encode_texts(model, texts), model.config["context"])
+    return math.exp(_mean_loss(model, seqs))
+
+
+def count_tokens(model: Model, text: str) -> int:
+    """Number of tokens in text (unknown words count as one token each)."""
+    return len(model.tokenizer.encode(text, strict=False))
+
+
+# --------------------------------------------------------------------------- generation with a KV cache
+def _step(p: dict, cfg: dict, idx, pos, key_ok, cache):
+    """Forward over new tokens only, reusing cached keys/values. Returns the next-token distribution of
+    the last new token (vocabulary and copy mixed), and the extended cache."""
+    B, T = idx.shape
+    H = cfg["n_head"]
+    d = p["wte"].shape[1]
+    dh = d // H
+    kv, ctx_ids = cache if cache is not None else ([None] * cfg["n_layer"], np.zeros((B, 0), np.int64))
+    ctx_ids = np.concatenate([ctx_ids, idx], 1)
+    Tk = ctx_ids.shape[1]
+    x = p["wte"][idx] + p["wpe"][pos]
+    causal = np.arange(Tk)[None, :] <= (Tk - T + np.arange(T))[:, None]
+    bias = np.where(causal[None, None] & key_ok[:, None, None, :], 0.0, -1e9).astype(x.dtype)
+    new_kv = []
+    for l in range(cfg["n_layer"]):
+        h, _ = _ln(x, p[f"{l}.ln1_g"], p[f"{l}.ln1_b"])
+        q, k, v = (a.reshape(B, T, H, dh).transpose(0, 2, 1, 3)
+                   for a in np.split(h @ p[f"{l}.attn_w"] + p[f"{l}.attn_b"], 3, axis=-1))
+        if kv[l] is not None:
+            k, v = np.concatenate([kv[l][0], k], 2), np.concatenate([kv[l][1], v], 2)
+        new_kv.append((k, v))
+        P = _softmax(q @ k.transpose(0, 1, 3, 2) * (1.0 / math.sqrt(dh)) + bias)
+        x = x + (P @ v).transpose(0, 2, 1, 3).reshape(B, T, d) @ p[f"{l}.proj_w"] + p[f"{l}.proj_b"]
+        h2, _ = _ln(x, p[f"{l}.ln2_g"], p[f"{l}.ln2_b"])
+        x = x + _gelu(h2 @ p[f"{l}.fc_w"] + p[f"{l}.fc_b"])[0] @ p[f"{l}.fc2_w"] + p[f"{l}.fc2_b"]
+    P_last = P[:, :, -1]  # the last layer's attention of the newest token: where the copy head points
+    hf, _ = _ln(x[:, -1], p["lnf_g"], p["lnf_b"])
+    pv = _softmax(hf @ p["wte"].T)
+    pgen = 1.0 / (1.0 + np.exp(-(hf @ p["gen_w"] + p["gen_b"])))
+    alpha = _softmax(hf @ p["mix_w"] + p["mix_b"])
+    a = np.einsum("bh,bhs->bs", alpha, P_last)
+    pc = np.zeros_like(pv)
+    for b in range(B):
+        pc[b] = np.bincount(ctx_ids[b], weights=a[b], minlength=pv.shape[1])
+    return pgen[:, None] * pv + (1 - pgen[:, None]) * pc, (new_kv, ctx_ids)
+
+
+def _pick(prob: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> np.ndarray:
+    """Next token per row: greedy at temperature 0, else sampled from the tempered nucleus."""
+    if temperature <= 0:
+        return prob.argmax(-1)
+    out = np.empty(len(prob), np.int64)
+    for b, row in enumerate(prob):
+        w = np.power(np.maximum(row, 1e-30), 1.0 / temperature)
+        w /= w.sum()
+        order = np.argsort(-w, kind="stable")
+        keep = order[: int(np.searchsorted(np.cumsum(w[order]), top_p) + 1)]
+        out[b] = keep[rng.choice(len(keep), p=w[keep] / w[keep].sum())]
+    return out
+
+
+def generate_batch(model: Model, prompts: list[str], *, max_new_tokens: int = 32, temperature: float = 0.0,
+                   top_p: float = 1.0, seed: int = 0) -> list[str]:
+    """New text for each prompt (left-padded batch, KV cache); stops at <eos> or the context limit."""
+    p, cfg, tok = model.weights(), model.config, model.tokenizer
+    rng = np.random.default_rng(seed)
+    enc = [tok.encode(q, strict=False)[-(cfg["context"] - 1):] or [EOS] for q in prompts]
+    lens = np.array([len(e) for e in enc])
+    L = int(lens.max())
+    pad = L - lens
+    idx = np.full((len(enc), L), EOS, np.int64)
+    for j, e in enumerate(enc):
+        idx[j, pad[j]:] = e
+    key_ok = np.arange(L)[None, :] >= pad[:, None]
+    pos = np.clip(np.arange(L)[None, :] - pad[:, None], 0, None)
+    prob, cache = _step(p, cfg, idx, pos, key_ok, None)
+    done = np.zeros(len(enc), bool)
+    out = [[] for _ in enc]
+    for s in range(max_new_tokens):
+        nxt = _pick(prob, temperature, top_p, rng)
+        for j in range(len(enc)):
+            if not done[j]:
+                if nxt[j] == EOS or lens[j] + s >= cfg["context"]:
+                    done[j] = True
+                else:
+                    out[j].append(int(nxt[j]))
+        if done.all() or s == max_new_tokens - 1:
+            break
+        key_ok = np.concatenate([key_ok, np.ones((len(enc), 1), bool)], 1)
+        prob, cache = _step(p, cfg, nxt[:, None], np.minimum(lens + s, cfg["context"] - 1)[:, None], key_ok, cache)
+    return [tok.decode(o) for o in out]
+
+
+def generate(model: Model, prompt: str, *, max_new_tokens: int = 32, temperature: float = 0.0,
+             top_p: float = 1.0, seed: int = 0) -> str:
+    """The model's continuation of prompt (new text only): greedy at temperature 0, else sampled.
+
+    Unlike training, an unknown word in a prompt is not an error: it becomes <unk>, and a prompt longer than
+    the context keeps its last tokens."""
+    return generate_batch(model, [prompt], max_new_tokens=max_new_tokens, temperature=temperature,
+                          top_p=top_p, seed=seed)[0]
+
+
+# --------------------------------------------------------------------------- save / load
+def _config_blob(model: Model) -> dict:
+    return {"config": model.config, "vocab": model.tokenizer.vocab, "history": model.history,
+            "lora": None if model.lora is None else {"rank": model.lora["rank"], "alpha": model.lora["alpha"]}}
+
+
+def _arrays(model: Model) -> dict:
+    arrays = dict(model.params)
+    if model.lora:
+        for k, (A, B) in model.lora["ab"].items():
+            arrays[f"lora:{k}.A"], arrays[f"lora:{k}.B"] = A, B
+    return arrays
+
+
+def save(model: Model, path) -> Path:
+    """Write the model to the directory path: weights.npz and config.json (config, tokenizer, history,
+    and the weights' SHA-256). Written to a temporary directory first, then renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        np.savez(tmp / "weights.npz", **_arrays(model))
+        blob = _config_blob(model)
+        blob["weights_sha256"] = hashlib.sha256((tmp / "weights.npz").read_bytes()).hexdigest()
+        (tmp / "config.json").write_text(json.dumps(blob, indent=1, sort_keys=True) + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes the directory private; a saved model is an ordinary folder
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return path
+
+
+def load(path) -> Model:
+    """Read a model written by save(); a missing, truncated or altered file raises CheckpointError."""
+    path = Path(path)
+    cfg_file, w_file = path / "config.json", path / "weights.npz"
+    for f in (cfg_file, w_file):
+        if not f.is_file():
+            raise CheckpointError(f"{f}: checkpoint file missing")
+    try:
+        blob = json.loads(cfg_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{cfg_file}: not valid JSON ({e})") from None
+    raw = w_file.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != blob.get("weights_sha256"):
+        raise CheckpointError(f"{w_file}: truncated or altered ({len(raw):,} bytes; its SHA-256 does not match "
+                              f"config.json)")
+    try:
+        with np.load(w_file) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as e:
+        raise CheckpointError(f"{w_file}: unreadable ({e})") from None
+    params = {k: v for k, v in arrays.items() if not k.startswith("lora:")}
+    lora = None
+    if blob["lora"]:
+        names = sorted({k[5:-2] for k in arrays if k.startswith("lora:")})
+        lora = dict(blob["lora"], ab={k: (arrays[f"lora:{k}.A"], arrays[f"lora:{k}.B"]) for k in names})
+    return Model(blob["config"], Tokenizer(blob["vocab"]), params, lora, blob["history"])
+
+
+def load_base() -> Model:
+    """The shipped base checkpoint (data/base_model/)."""
+    return load(BASE_DIR)
+
+
+# --------------------------------------------------------------------------- cache of trained models
+def cache_dir() -> Path:
+    """Where trained models are cached: $LAB_CACHE_DIR, default <repo>/.cache/models."""
+    return Path(os.environ.get("LAB_CACHE_DIR", REPO / ".cache" / "models"))
+
+
+def fingerprint(model: Model) -> str:
+    """SHA-256 of a model's weights, adapters and config: what a cache entry was trained from."""
+    h = hashlib.sha256(json.dumps({k: v for k, v in _config_blob(model).items() if k != "history"},
+                                  sort_keys=True).encode())
+    for k, v in sorted(_arrays(model).items()):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(v).tobytes())
+    return h.hexdigest()
+
+
+def _cached(kind: str, fn: Callable, model: Model, data, kwargs: dict) -> Model:
+    """Load the model trained from (data, hyper-parameters, seed, base) if cached, else train and store it."""
+    key_src = {"kind": kind, "data": hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest(),
+               "hyper": {k: v for k, v in sorted(kwargs.items()) if k not in ("progress", "on_step")},
+               "base": fingerprint(model)}
+    key = hashlib.sha256(json.dumps(key_src, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    path = cache_dir() / f"{kind}-{key}"
+    if path.is_dir():
+        try:
+            return load(path)
+        except CheckpointError:
+            shutil.rmtree(path)
+    trained = fn(model, data, **kwargs)
+    save(trained, path)
+    return trained
+
+
+def cached_finetune(model: Model, pairs, **kwargs) -> Model:
+    """finetune(), reusing a cached result keyed by (data hash, hyper-parameters, seed, base model)."""
+    return _cached("finetune", finetune, model, [list(p) for p in pairs],
+                   {**kwargs, "val_pairs": [list(p) for p in kwargs.get("val_pairs") or []] or None})
+
+
+def cached_continue_pretraining(model: Model, texts, **kwargs) -> Model:
+    """continue_pretraining(), reusing a cached result keyed like cached_finetune."""
+    return _cached("cpt", continue_pretraining, model, list(texts), kwargs)
+
+
+# --------------------------------------------------------------------------- the base model build
+BASE_BUILD = {"n_layer": 2, "d_model": 128, "n_head": 4, "context": 192, "steps": 2400, "batch_size": 16,
+              "learning_rate": 3e-3, "warmup_steps": 100, "n_documents": 200_000, "corpus_seed": 1, "seed": 0}
+
+
+# words a learner's own prompt or system prompt is likely to use, so that fine-tuning jobs in the notebooks do
+# not stop at an unknown word; each appears with and without a capital and a leading space
+COMMON_WORDS = """a about after all also an and answer any are as assistant at be because before but by can
+category classify clause company contract customer data date do does each example expert extract field for from
+give given helpful how human i if in information input instruction is it json key label legal lawyer model my
+new no not of on one only or other output please price product question read reply respond response return
+review role say should so summarize summary system task text that the their then there this to type use user
+what when where which who why will with write yes you your""".split()
+
+
+def _coverage_text() -> str:
+    """Every printable ASCII symbol, number 0-100 and common word, with and without a leading space."""
+    symbols = [ch for ch in map(chr, range(33, 127)) if not ch.isalnum()]
+    words = COMMON_WORDS + [w.capitalize() for w in COMMON_WORDS] + [str(i) for i in range(101)] + ["00"]
+    return " ".join(symbols + words) + "\n" + "".join(symbols) + "\n" + "\n".join(words)
+
+
+def build_tokenizer() -> Tokenizer:
+    """The lab's vocabulary: every word of its general corpus, clauses, domain text, dates and catalogs."""
+    from helpers import corpus
+
+    texts = [_coverage_text()]
+    texts += [p + c for p, c in corpus.general_documents(BASE_BUILD["n_documents"], BASE_BUILD["corpus_seed"])]
+    texts += [p + c for p, c in corpus.general_documents(1200, 2)]
+    for row in corpus.make_raw_clauses():
+        texts += [corpus.clause_prompt(row["text"]), corpus.clause_prompt(row["text"], json_format=False),
+                  corpus.clause_completion(row["label"]), row["effective_date"]]
+    texts += corpus.make_domain_text()
+    for row in sum(corpus.make_catalogs(), []):
+        texts += [corpus.catalog_entry_text(row), corpus.price_question(row["product"]), row["sku"]]
+    return Tokenizer.build(texts)
+
+
+def build_base(build: dict = BASE_BUILD, progress: bool = True) -> Model:
+    """Pre-train the base model from scratch on the general corpus (see data/general/README.md)."""
+    from helpers import corpus
+
+    tok = build_tokenizer()
+    config = {k: build[k] for k in ("n_layer", "d_model", "n_head", "context")} | {"vocab_size": len(tok)}
+    params = init_params(config, np.random.default_rng(build["seed"]))
+    model = Model(config, tok, params)
+    docs = corpus.general_documents(build["n_documents"], build["corpus_seed"])
+    examples = [(tok.encode(p) + tok.encode(c) + [EOS], len(tok.encode(p))) for p, c in docs]
+    seqs = _pack(examples, config["context"])
+    epochs = math.ceil(build["steps"] * build["batch_size"] / len(seqs))
+    seqs = seqs[: build["steps"] * build["batch_size"] // epochs]
+    return _train(model, seqs, epochs=epochs, batch_size=build["batch_size"], learning_rate=build["learning_rate"],
+                  warmup_steps=build["warmup_steps"], seed=build["seed"], cosine=True, progress=progress,
+                  desc="pre-training")
+
+
+def main_build_base(argv: list[str]) -> int:
+    """`python -m helpers build-base-model [--steps N] [--out DIR]`: build and save the base checkpoint."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m helpers build-base-model", description=main_build_base.__doc__)
+    ap.add_argument("--steps", type=int, default=BASE_BUILD["steps"])
+    ap.add_argument("--out", default=str(BASE_DIR))
+    args = ap.parse_args(argv)
+    build = dict(BASE_BUILD, steps=args.steps)
+    t0 = time.perf_counter()
+    model = build_base(build)
+    seconds = time.perf_counter() - t0
+    out = Path(args.out)
+    readme = (out / "README.md").read_text() if (out / "README.md").is_file() else None
+    save(model, out)
+    if readme is not None:  # the measured effects live in the README; keep it across rebuilds
+        (out / "README.md").write_text(readme)
+    n_tok = build["steps"] * build["batch_size"] * build["context"]
+    (out / "build.json").write_text(json.dumps({"build": build, "params": count_parameters(model),
+                                                "vocab_size": len(model.tokenizer)}, indent=1) + "\n")
+    print(f"{model}\ntrained {build['steps']} steps (<= {n_tok:,} tokens) in {seconds:.0f} s; "
+          f"final loss {model.history[-1]['train_loss']:.3f}; saved to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main_build_base(sys.argv[1:]))
