@@ -93,7 +93,7 @@ def clause_text(r: random.Random, label: str) -> str:
         ],
         "confidentiality": [
             f"The {b} shall keep confidential all information disclosed by the {a} and shall not disclose it to any third party.",
-            f"Each party shall use the confidential information of the other party solely for the purposes of this Agreement.",
+            "Each party shall use the confidential information of the other party solely for the purposes of this Agreement.",
             f"The obligations of confidentiality in this clause survive for {n} months after this Agreement ends.",
             f"The {a} may disclose confidential information only to its employees who need to know it and are bound by equal duties of secrecy.",
         ],
@@ -110,7 +110,7 @@ def clause_text(r: random.Random, label: str) -> str:
         "assignment": [
             f"The {b} may not assign or transfer this Agreement without the prior written consent of the {a}.",
             f"The {a} may assign this Agreement to an affiliate on {n} days written notice to the {b}.",
-            f"Any attempted assignment or transfer of this Agreement in breach of this clause is void.",
+            "Any attempted assignment or transfer of this Agreement in breach of this clause is void.",
         ],
         "LC1": [
             f"The total liability of the {a} under this Agreement shall not exceed the fees paid by the {b} in the {n} months before the claim.",
@@ -134,7 +134,7 @@ def clause_text(r: random.Random, label: str) -> str:
         ],
         "DP4": [
             f"The {a} shall process personal data only on the documented instructions of the {b}.",
-            f"Each party shall comply with all applicable data protection laws when handling personal data.",
+            "Each party shall comply with all applicable data protection laws when handling personal data.",
             f"The {a} shall notify the {b} of any personal data breach within {n} hours.",
         ],
     }[label]

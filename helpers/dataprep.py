@@ -24,16 +24,11 @@ import pandas as pd
 
 from helpers import formats
 from helpers.formats import Finding
-from helpers.paths import ROOT
+from helpers.paths import work_dir  # re-exported: notebook 03 calls dataprep.work_dir()
 
 SEED = 0
 SPLITS = ("train", "validation", "test")
 ACTIONS = ("accept", "fix", "drop")
-
-
-def work_dir() -> Path:
-    """Return the learner's output folder for prepared data ($LAB_WORK_DIR, default work/ in the repo)."""
-    return Path(os.environ.get("LAB_WORK_DIR", ROOT / "work"))
 
 
 # --------------------------------------------------------------------------- 1. loading

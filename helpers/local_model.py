@@ -26,6 +26,8 @@ from typing import Callable
 
 import numpy as np
 
+from helpers.paths import cache_dir
+
 REPO = Path(__file__).resolve().parent.parent
 BASE_DIR = REPO / "data" / "base_model"
 LORA_TARGETS = ("attn_w", "proj_w", "fc_w", "fc2_w")
@@ -666,10 +668,6 @@ def load_base() -> Model:
 
 
 # --------------------------------------------------------------------------- cache of trained models
-def cache_dir() -> Path:
-    """Where trained models are cached: $LAB_CACHE_DIR, default <repo>/.cache/models."""
-    return Path(os.environ.get("LAB_CACHE_DIR", REPO / ".cache" / "models"))
-
 
 def fingerprint(model: Model) -> str:
     """SHA-256 of a model's weights, adapters and config: what a cache entry was trained from."""

@@ -28,7 +28,7 @@ from .wire import AwsError, Codec
 ACCOUNT = "123456789012"
 SERVICES = ("bedrock", "bedrock-runtime")
 # Real durations are minutes to hours; offline they are scaled down (LAB_OFFLINE_TIME_SCALE multiplies).
-DURATIONS = {"validation": 1.0, "data_processing": 1.0, "throughput": 3.0, "deployment": 3.0}
+DURATIONS = {"validation": 1.0, "data_processing": 1.0, "stopping": 2.0, "throughput": 3.0, "deployment": 3.0}
 NO_COMMIT_LIMIT = 2      # no-commitment provisioned throughputs per account (prov-throughput.html)
 NO_COMMIT_UNITS = 1      # model units each
 _SCOPE = re.compile(r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/")

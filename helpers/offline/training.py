@@ -101,6 +101,8 @@ def run_job(emulator, arn: str, train: tuple[str, bytes], validation: list[tuple
         _write_metrics(emulator, job, model.history)
         _save_model(emulator, arn, job, fm, family, model)
     except Stopped:
+        # Stopping is a status learners poll through, as on AWS: it lasts its own phase, counted from the request.
+        _wait(_job(emulator, arn)["lastModifiedTime"], duration("stopping"))
         _finish(emulator, arn, "Stopped", None, phase="training")
     except Exception as exc:  # bad data for the local model, a bug or a broken checkpoint ends the job
         from helpers import local_model
