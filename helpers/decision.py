@@ -226,6 +226,9 @@ def allowed(step: Step) -> str:
 
 def walk(answers: dict[str, str], flow: dict[str, Step] = FLOW) -> tuple[list[Taken], str | None, str | None]:
     """Follow the answers from the root as far as they go: return (path, lever or None, next step or None)."""
+    if not isinstance(answers, dict):
+        raise DecisionError(f"answers must be a dict of step id -> answer, such as {{{ROOT_STEP!r}: "
+                            f"{next(iter(flow[ROOT_STEP].answers))!r}}}; got {type(answers).__name__}")
     unknown = sorted(set(answers) - set(flow))
     if unknown:
         raise DecisionError(f"unknown step {unknown[0]!r} in the answers; the steps are: {', '.join(sorted(flow))}")

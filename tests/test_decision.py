@@ -335,3 +335,9 @@ def test_the_data_readme_states_the_card_counts_the_file_has():
     assert f"`exercises.json` — {len(EXERCISES)} more cards" in readme
     spread = f"{counts['rag']} end at `rag`, {counts['fine-tuning']} at `fine-tuning` and {counts['prompting']} at"
     assert spread in readme
+
+
+@pytest.mark.parametrize("answers", [None, "need=knowledge", [("need", "knowledge")]])
+def test_answers_that_are_not_a_dict_get_an_error_that_shows_the_shape(answers):
+    with pytest.raises(decision.DecisionError, match=r"answers must be a dict of step id -> answer, such as \{'need': 'knowledge'\}"):
+        decision.recommend(answers)
