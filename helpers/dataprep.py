@@ -471,14 +471,26 @@ def suggest_decisions(queue: pd.DataFrame, decided: dict[str, dict]) -> dict[str
 
     The rule: drop a record that breaks the model's format; take the suggested label when there is one (the
     majority among a record's copies and near duplicates); drop a text whose copies carry labels with no
-    majority (nobody can tell which is right); accept the rest.
+    majority (nobody can tell which is right); accept the rest. A label you gave one copy of a text (by accepting
+    or fixing it) goes to its undecided copies too, so your review never leaves one text with two labels.
     """
+    items = queue.to_dict("records")
+    keys = dict(zip(queue["id"], text_keys(queue)))
+    yours = {}
+    for item in items:
+        decision = decided.get(item["id"])
+        if decision and decision["action"] in ("accept", "fix"):
+            yours[keys[item["id"]]] = decision.get("fix", {}).get("label", item["label"])
     out = {}
-    for item in queue.to_dict("records"):
+    for item in items:
         if item["id"] in decided:
             continue
         suggested = item["suggested_label"] if isinstance(item["suggested_label"], str) else None
-        if item["reason"].startswith("format:") or "; format:" in item["reason"]:
+        if keys[item["id"]] in yours:
+            label = yours[keys[item["id"]]]
+            out[item["id"]] = (make_decision(item, "accept", by="rule") if label == item["label"]
+                               else make_decision(item, "fix", {"label": label}, by="rule"))
+        elif item["reason"].startswith("format:") or "; format:" in item["reason"]:
             out[item["id"]] = make_decision(item, "drop", by="rule")
         elif suggested and suggested != item["label"]:
             out[item["id"]] = make_decision(item, "fix", {"label": suggested}, by="rule")

@@ -442,3 +442,24 @@ def test_prepare_names_missing_columns_and_repeated_ids():
     out = D.prepare(pd.DataFrame({"id": list("abcdefghij"), "text": [f"clause {i} text" for i in range(10)],
                                   "label": ["p", "q"] * 5}), NOVA)
     assert out["stages"]["after review"] == 10 and "effective_date_iso" not in out["reviewed"]
+
+
+@pytest.mark.parametrize("choice", ["fix-minority", "accept-minority", "accept-all"])
+def test_your_label_for_one_copy_of_a_text_goes_to_its_other_copies(choice):
+    raw = frame([("Fees are due.", "payment", ""), ("Fees are due.", "payment", ""), ("fees are due.", "LC1", ""),
+                 ("Fees are due .", "payment", ""), ("Other.", "x", "")])
+    kept, _ = D.dedup_exact(raw)
+    queue = D.build_review_queue(kept, D.label_flags(raw, kept, D.near_duplicates(kept["text"].tolist())))
+    items = {item["id"]: item for item in queue.to_dict("records")}
+    minority = next(rid for rid, item in items.items() if item["label"] == "LC1")
+    yours = {"fix-minority": {minority: D.make_decision(items[minority], "fix", {"label": "warranty"})},
+             "accept-minority": {minority: D.make_decision(items[minority], "accept")},
+             "accept-all": {rid: D.make_decision(item, "accept") for rid, item in items.items()}}[choice]
+    reviewed, _ = D.apply_decisions(kept, {**D.suggest_decisions(queue, yours), **yours})
+    conflicts = D.find_label_conflicts(reviewed)
+    if choice == "accept-all":  # you kept two labels for one text yourself: the conflict is reported, not hidden
+        assert not conflicts.empty
+    else:
+        assert conflicts.empty
+        expected = "warranty" if choice == "fix-minority" else "LC1"
+        assert set(reviewed.loc[reviewed["text"].str.lower().str.startswith("fees"), "label"]) == {expected}
