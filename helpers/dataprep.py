@@ -550,9 +550,11 @@ def review_ui(queue: pd.DataFrame, path: str | os.PathLike, labels: list[str]):
                         f" · decided: {done.get(item['id'], {}).get('action', '—')}")
         body.value = (f"<p>{html.escape(str(item['text']))}</p><p>label <b>{html.escape(str(item['label']))}</b>"
                       f" · date {html.escape(str(item['effective_date']))}</p>")
-        wanted = item["suggested_label"] if isinstance(item["suggested_label"], str) else item["label"]
+        saved_fix = done.get(item["id"], {}).get("fix", {})  # a record you fixed shows your fix, not the suggestion
+        wanted = saved_fix.get("label") or (item["suggested_label"] if isinstance(item["suggested_label"], str)
+                                            else item["label"])
         label.value = wanted if wanted in label.options else label.options[0]
-        date.value = str(item["effective_date"] or "")
+        date.value = str(saved_fix.get("effective_date") or item["effective_date"] or "")
         status.value = f"{sum(1 for it in items if it['id'] in done)} of {len(items)} decided; saved to {Path(path).name}"
 
     def decide(action: str) -> None:

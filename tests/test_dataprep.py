@@ -463,3 +463,17 @@ def test_your_label_for_one_copy_of_a_text_goes_to_its_other_copies(choice):
         assert conflicts.empty
         expected = "warranty" if choice == "fix-minority" else "LC1"
         assert set(reviewed.loc[reviewed["text"].str.lower().str.startswith("fees"), "label"]) == {expected}
+
+
+def test_review_ui_shows_your_saved_fix_when_you_come_back(reviewed_set, tmp_path):
+    raw, kept, clusters = reviewed_set
+    queue = D.build_review_queue(kept, D.label_flags(raw, kept, clusters))
+    log = tmp_path / "decisions.jsonl"
+    ui = D.review_ui(queue, log, sorted(set(kept["label"])))
+    buttons = {b.description: b for b in ui.children[3].children}
+    dropdown = next(child for child in ui.children[2].children if getattr(child, "description", "") == "label")
+    chosen = next(option for option in dropdown.options if option != dropdown.value)
+    dropdown.value = chosen
+    buttons["Fix"].click()
+    buttons["◀"].click()
+    assert dropdown.value == chosen and "decided: fix" in ui.children[0].value
