@@ -531,6 +531,8 @@ def review_ui(queue: pd.DataFrame, path: str | os.PathLike, labels: list[str]):
     """Return an ipywidgets reviewer: one flagged record at a time, Accept / Fix / Drop, each click saved to `path`."""
     import ipywidgets as w
 
+    from helpers.ui import Panel
+
     items = queue.to_dict("records")
     state = {"i": 0}
     header, body = w.HTML(), w.HTML()
@@ -577,7 +579,8 @@ def review_ui(queue: pd.DataFrame, path: str | os.PathLike, labels: list[str]):
     prev_b.on_click(lambda _b: move(-1))
     next_b.on_click(lambda _b: move(1))
     show()
-    return w.VBox([header, body, w.HBox([label, date]), w.HBox([*buttons.values(), prev_b, next_b]), status])
+    return Panel([header, body, w.HBox([label, date]), w.HBox([*buttons.values(), prev_b, next_b]), status],
+                 f"Review widget for {len(items)} flagged records: run this cell to accept, fix or drop them.")
 
 
 # --------------------------------------------------------------------------- 7. split without leakage

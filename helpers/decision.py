@@ -443,13 +443,16 @@ def walkthrough_widget(answers: dict[str, str] | None = None, flow: dict[str, St
     """Return an ipywidgets box that asks the flow's questions one at a time and draws the path as it is taken."""
     import ipywidgets as widgets
 
+    from helpers.ui import Panel
+
     state = dict(answers or {})
     question = widgets.HTML()
     buttons = widgets.ToggleButtons(options=[], value=None)
     path_view = widgets.HTML()
     drawing = widgets.Image(format="png")
     restart = widgets.Button(description="Start over", icon="undo")
-    box = widgets.VBox([question, buttons, restart, path_view, drawing])
+    box = Panel([question, buttons, restart, path_view, drawing],
+                "Decision-flow walk-through: run this cell to answer the questions one at a time.")
     box.answers = state
     updating = [False]
 
