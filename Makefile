@@ -8,8 +8,11 @@ PORT ?= 8888
 NB ?= notebooks/*.ipynb
 
 # The environment notebooks run in for tests and for regenerating stored outputs: matplotlib's inline
-# backend (an MPLBACKEND from the shell breaks figure cells), fixed hashing and time zone, offline AWS.
-RUN_ENV := env -u MPLBACKEND -u LAB_AWS_MODE PYTHONHASHSEED=0 TZ=UTC OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+# backend (an MPLBACKEND from the shell breaks figure cells), fixed hashing and time zone, offline AWS with
+# none of the machine's own AWS settings (profile, region, endpoint, config files) leaking in.
+RUN_ENV := env -u MPLBACKEND -u LAB_AWS_MODE -u AWS_PROFILE -u AWS_REGION -u AWS_DEFAULT_REGION \
+	-u AWS_ENDPOINT_URL AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+	PYTHONHASHSEED=0 TZ=UTC OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 # Tests and stored outputs start from an empty offline AWS account and an empty work folder, so a learner's
 # own saved files (review decisions, prepared data, jobs) never change what the notebooks print.
 SCRATCH = scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
