@@ -1,9 +1,11 @@
 """The offline Bedrock: real boto3 calls, answered like Bedrock (shapes, errors, statuses, outputs), jobs that
-really train the local model, state shared across processes, the loopback server, the call sequence of AWS's
-Haiku fine-tuning sample (and AWS's own notebooks, when AWS_SAMPLES_DIR points to a checkout of them)."""
+really train the local model, state shared across processes, the loopback server, the call sequences of AWS's
+Haiku and Nova fine-tuning samples (and AWS's own notebooks, when AWS_SAMPLES_DIR / AWS_WORKSHOP_DIR point to
+checkouts of them)."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import os
@@ -624,11 +626,15 @@ def check_haiku_sample_outcome(seen: dict) -> None:
     assert seen["throughputs_left"] == []
 
 
-# AWS's real notebooks, read from a checkout the lab does not ship (their code stays in their repository)
+# AWS's real notebooks, read from checkouts the lab does not ship (their code stays in their repositories)
 AWS_SAMPLES = os.environ.get("AWS_SAMPLES_DIR")
 needs_aws_samples = pytest.mark.skipif(
     not AWS_SAMPLES, reason="AWS_SAMPLES_DIR is not set: point it at a checkout of "
                             "github.com/aws-samples/amazon-bedrock-samples to run AWS's own Haiku notebooks")
+AWS_WORKSHOP = os.environ.get("AWS_WORKSHOP_DIR")
+needs_aws_workshop = pytest.mark.skipif(
+    not AWS_WORKSHOP, reason="AWS_WORKSHOP_DIR is not set: point it at a checkout of "
+                             "github.com/aws-samples/amazon-bedrock-workshop to run AWS's own Nova notebooks")
 
 
 def check_sample_account(bedrock) -> None:
@@ -646,32 +652,197 @@ def test_aws_sample_notebooks_run_in_process(account, lab_env):
     results, _ = samples.run_notebooks(samples.resolve_notebooks([AWS_SAMPLES]), work)
     assert [r.line() for r in results if r.status == "failed"] == []
     # every stand-in met its cell: a changed sample shows here, not as a silently different run
-    assert {r.cell_id for r in results if r.status == "stand-in"} == set(samples.STAND_INS)
+    assert {r.cell_id for r in results if r.status == "stand-in"} == set(samples.HAIKU_STAND_INS)
     assert sum(r.status == "ok" for r in results) > len(samples.STAND_INS)
     check_sample_account(boto3.client("bedrock", region_name=samples.REGION))
 
 
-@needs_aws_samples
-def test_aws_sample_notebooks_run_against_the_offline_aws_command(tmp_path):
+@pytest.mark.parametrize("checkout, region", [
+    pytest.param(AWS_SAMPLES, samples.REGION, id="haiku", marks=needs_aws_samples),
+    pytest.param(AWS_WORKSHOP, samples.NOVA_REGION, id="nova", marks=needs_aws_workshop)])
+def test_aws_sample_notebooks_run_against_the_offline_aws_command(tmp_path, checkout, region):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAB_AWS"))}
     env.update(LAB_STATE_DIR=str(tmp_path / "state"), LAB_CACHE_DIR=str(tmp_path / "cache"),
-               LAB_OFFLINE_TIME_SCALE="0.02")
+               LAB_OFFLINE_TIME_SCALE="0.02", MPLBACKEND="Agg")
     proc = subprocess.Popen([sys.executable, "-m", "helpers", "offline-aws", "--port", "0"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().split(" on ")[1].strip()
         (tmp_path / "work").mkdir()
-        done = subprocess.run([sys.executable, "-m", "helpers", "run-aws-sample", AWS_SAMPLES,
+        done = subprocess.run([sys.executable, "-m", "helpers", "run-aws-sample", checkout,
                                "--workdir", str(tmp_path / "work")], cwd=REPO, capture_output=True, text=True,
                               timeout=300, env={**env, "AWS_ENDPOINT_URL": url})
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.splitlines()[0] == f"offline endpoint: {url} (shared with other processes)"
         assert done.stdout.splitlines()[-1].startswith("OK: ")
-        check_sample_account(boto3.client("bedrock", endpoint_url=url, region_name=samples.REGION,
+        check_sample_account(boto3.client("bedrock", endpoint_url=url, region_name=region,
                                           aws_access_key_id="testing", aws_secret_access_key="testing"))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_nova_sample_call_sequence_runs_in_process(account, lab_env):
+    check_nova_sample_outcome(follow_nova_sample(lab_env))
+
+
+def test_nova_sample_call_sequence_runs_against_the_endpoint(lab_env, monkeypatch):
+    srv, url = server.serve(0, emulator=Emulator(Store(lab_env / "state")))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    try:
+        check_nova_sample_outcome(follow_nova_sample(lab_env))
+    finally:
+        srv.shutdown()
+        srv.moto.stop()
+
+
+def follow_nova_sample(work: Path, poll: float = 0.02) -> dict:
+    """The boto3 calls of AWS's Amazon Nova fine-tuning sample, in its order, with its parameters and parsing.
+
+    Mirrors the call sequence (not the code) of github.com/aws-samples/amazon-bedrock-workshop,
+    03_Model_customization/bedrock-models-fine-tuning/amazon-nova/01_Amazon_Nova_Finetuning_Walkthrough.ipynb at
+    commit 9f564b11a0d9d800fa64236ed03d4d148a2471cf and 02_Inference_Amazon_Nova.ipynb at commit
+    37d99d4f8ca124d446ab8b03d7b5092c12a7f689. The sample leaves the data, the role and the wait for the job to
+    the learner; here they are the lab's clause corpus, a lab role and a poll every `poll` seconds.
+    The real notebooks run in test_aws_workshop_nova_notebooks_run_in_process.
+    """
+    config = Config(region_name="us-east-1", signature_version="v4", retries={"max_attempts": 5, "mode": "standard"})
+    bedrock = boto3.client("bedrock", config=config)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    seen: dict = {}
+
+    # what the learner prepared: the dataset in S3 and a role Bedrock may assume
+    bucket = "lab-nova-sample"
+    s3.create_bucket(Bucket=bucket)
+    train_uri, output_uri = f"s3://{bucket}/data/train.jsonl", f"s3://{bucket}/model_output/nova_lite_lab/"
+    s3.put_object(Bucket=bucket, Key="data/train.jsonl", Body=jsonl(samples.nova_train_records()))
+    role_arn = Account().role("LabNovaRole")
+
+    # fine-tuning notebook: Nova Lite by foundation-model ARN (with its context variant), no validation set
+    job_name = "lab-ft-nova-lite-v1"
+    response_ft = bedrock.create_model_customization_job(
+        customizationType="FINE_TUNING", jobName=job_name, customModelName=job_name, roleArn=role_arn,
+        baseModelIdentifier="arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0:300k",
+        hyperParameters={"epochCount": "1", "learningRate": "0.000001", "batchSize": "1"},
+        trainingDataConfig={"s3Uri": train_uri}, outputDataConfig={"s3Uri": output_uri})
+    job_arn = response_ft.get("jobArn")
+    seen["job_statuses"] = [bedrock.get_model_customization_job(jobIdentifier=job_arn)["status"]]
+    while seen["job_statuses"][-1] == "InProgress":  # the sample says: wait until the job completes
+        time.sleep(poll)
+        seen["job_statuses"].append(bedrock.get_model_customization_job(jobIdentifier=job_arn)["status"])
+
+    # provisioned throughput for the custom model, named by its model name; the sample's next cells pass the
+    # whole response as provisionedModelId, which botocore refuses before sending
+    created = bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="lab_nova_lite",
+                                                          modelId=job_name)
+    with pytest.raises(ParamValidationError) as info:
+        bedrock.get_provisioned_model_throughput(provisionedModelId=created)
+    seen["dict_as_id"] = str(info.value)
+    pt_arn = created["provisionedModelArn"]
+    seen["pt_statuses"] = [bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)["status"]]
+    while seen["pt_statuses"][-1] == "Creating":
+        time.sleep(poll)
+        seen["pt_statuses"].append(bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)["status"])
+
+    # inference notebook: Nova's own invoke_model body, a fresh bedrock-runtime client per call, two threads
+    def ask(model_id: str, prompt: str) -> str:
+        client = boto3.client(service_name="bedrock-runtime", region_name="us-east-1")
+        body = json.dumps({"messages": [{"role": "user", "content": [{"text": prompt}]}],
+                           "inferenceConfig": {"max_new_tokens": 1024, "temperature": 0.2 + 0.01}})
+        response = client.invoke_model(body=body, modelId=model_id, accept="application/json",
+                                       contentType="application/json")
+        return json.loads(response.get("body").read())["output"]["message"]["content"][0]["text"]
+
+    from concurrent.futures import ThreadPoolExecutor
+    questions = samples.nova_questions()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        seen["answers"] = {who: list(pool.map(lambda q, m=model_id: ask(m, q["turns"][0]), questions))
+                           for who, model_id in [("base_model", "amazon.nova-lite-v1:0"), ("tuned_model", pt_arn)]}
+
+    # the training-loss plot's input: step_wise_training_metrics.csv under the job's output prefix
+    prefix = output_uri[len(f"s3://{bucket}/"):]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+    metrics = [k for k in keys if k.endswith("training_artifacts/step_wise_training_metrics.csv")]
+    seen["metric_keys"] = metrics
+    seen["loss_rows"] = list(csv.DictReader(io.StringIO(
+        s3.get_object(Bucket=bucket, Key=metrics[0])["Body"].read().decode()))) if metrics else []
+
+    bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn)
+    seen["second_delete"] = error_of(lambda: bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn))
+    seen["throughputs_left"] = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
+    seen["job_id"] = job_arn.rsplit("/", 1)[-1]
+    return seen
+
+
+def check_nova_sample_outcome(seen: dict) -> None:
+    assert set(seen["job_statuses"][:-1]) <= {"InProgress"} and seen["job_statuses"][-1] == "Completed"
+    assert "Invalid type for parameter provisionedModelId" in seen["dict_as_id"]
+    assert set(seen["pt_statuses"][:-1]) <= {"Creating"} and seen["pt_statuses"][-1] == "InService"
+    for answers in seen["answers"].values():
+        assert len(answers) == samples.NOVA_QUESTIONS and all(isinstance(a, str) and a for a in answers)
+    assert seen["metric_keys"] == [f"model_output/nova_lite_lab/model-customization-job-{seen['job_id']}/"
+                                   "training_artifacts/step_wise_training_metrics.csv"]
+    assert seen["loss_rows"] and {"step_number", "training_loss"} <= set(seen["loss_rows"][0])
+    assert seen["second_delete"][0] == "ResourceNotFoundException"
+    assert seen["throughputs_left"] == []
+
+
+@needs_aws_workshop
+def test_aws_workshop_nova_notebooks_run_in_process(account, lab_env):
+    work = lab_env / "work"
+    work.mkdir()
+    paths = samples.resolve_notebooks([AWS_WORKSHOP])
+    assert [p.name for p in paths] == [samples.NOVA_FT, samples.NOVA_INFERENCE]
+    results, _ = samples.run_notebooks(paths, work)
+    assert [r.line() for r in results if r.status == "failed"] == []
+    # every stand-in met its cell: a changed sample shows here, not as a silently different run
+    assert {samples.stand_in_for(r.notebook, r.cell_id)[0] for r in results
+            if r.status != "ok"} == set(samples.NOVA_STAND_INS)
+    assert sum(r.status == "ok" for r in results) > len(samples.NOVA_STAND_INS)
+    check_sample_account(boto3.client("bedrock", region_name=samples.NOVA_REGION))
+    answers = [json.loads(line) for line in
+               (work / "dataset" / "model_answer" / "amazon.nova-lite-v1:0_V2.jsonl").read_text().splitlines()]
+    assert sorted(a["question_id"] for a in answers) == list(range(1, samples.NOVA_QUESTIONS + 1))
+    assert all(a["choices"][0]["turns"][0] for a in answers)
+    assert (work / Path(samples.NOVA_LOSS_CSV).parent / "training_loss_epoch5_lr_1e-06.png").stat().st_size > 0
+
+
+def test_sample_runner_fills_prepares_and_keys_by_notebook(account, tmp_path):
+    """Lab-written notebooks under the Nova names: placeholders filled, a per-notebook key, Nova's region."""
+    def notebook(name: str, cells: list[tuple[str, str]]) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+            {"cell_type": "code", "id": cid, "metadata": {}, "outputs": [], "execution_count": None, "source": src}
+            for cid, src in cells]}))
+        return path
+
+    delete = "4341f7e8-e85b-4c88-9f77-11b2afc463de"
+    first = notebook(samples.NOVA_FT, [
+        ("4ae02645", "role_name = # Replace with your role name\nrole_arn = # Replace\nwho = role_name"),
+        ("region", "import os, shortuuid\nregion, short = os.environ['AWS_DEFAULT_REGION'], shortuuid.uuid()"),
+        (delete, "deleted = ['first']")])
+    second = notebook(samples.NOVA_INFERENCE, [(delete, "deleted.append('second')")])
+    results, namespace = samples.run_notebooks([first, second], tmp_path)
+    assert [(r.notebook, r.status) for r in results] == [(samples.NOVA_FT, "filled"), (samples.NOVA_FT, "ok"),
+                                                         (samples.NOVA_FT, "ok"), (samples.NOVA_INFERENCE, "stand-in")]
+    assert namespace["who"] == namespace["role_name"] and namespace["role_arn"].endswith(":role/" + namespace["who"])
+    assert namespace["region"] == samples.NOVA_REGION and len(namespace["short"]) == 22
+    assert namespace["deleted"] == ["first"]
+    # the stand-in shortuuid is gone after the run (unless the real one is installed)
+    assert "shortuuid" not in sys.modules or importlib.util.find_spec("shortuuid") is not None
+
+
+def test_resolve_notebooks_knows_both_checkouts(tmp_path):
+    for family in samples.FAMILIES:
+        root = tmp_path / family.repository.split("/")[1]
+        for rel in family.notebooks:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text("{}")
+        paths = samples.resolve_notebooks([str(root)])
+        assert paths == [root / rel for rel in family.notebooks]
+        assert samples.family_of(paths) is family
+    with pytest.raises(FileNotFoundError, match="not a checkout of a known sample family"):
+        samples.resolve_notebooks([str(tmp_path)])
 
 
 def test_sample_runner_stands_in_by_cell_id_and_stops_at_a_failure(tmp_path):
