@@ -242,12 +242,18 @@ def test_bad_decisions_are_refused_and_bad_log_lines_skipped(tmp_path):
     assert D.load_decisions(tmp_path / "missing.jsonl") == {}
 
 
-def test_review_ui_saves_a_click(reviewed_set, tmp_path):
+@pytest.fixture
+def review(reviewed_set, tmp_path):
+    """A review widget over the flagged records of reviewed_set: (widget, its buttons by label, decisions log)."""
     raw, kept, clusters = reviewed_set
     queue = D.build_review_queue(kept, D.label_flags(raw, kept, clusters))
     log = tmp_path / "decisions.jsonl"
     ui = D.review_ui(queue, log, sorted(set(kept["label"])))
-    buttons = {b.description: b for b in ui.children[3].children}
+    return ui, {b.description: b for b in ui.children[3].children}, log
+
+
+def test_review_ui_saves_a_click(review):
+    ui, buttons, log = review
     buttons["Drop"].click()
     buttons["Fix"].click()  # the dropdown holds the suggested label: a fix to it
     decided = D.load_decisions(log)
@@ -465,12 +471,8 @@ def test_your_label_for_one_copy_of_a_text_goes_to_its_other_copies(choice):
         assert set(reviewed.loc[reviewed["text"].str.lower().str.startswith("fees"), "label"]) == {expected}
 
 
-def test_review_ui_shows_your_saved_fix_when_you_come_back(reviewed_set, tmp_path):
-    raw, kept, clusters = reviewed_set
-    queue = D.build_review_queue(kept, D.label_flags(raw, kept, clusters))
-    log = tmp_path / "decisions.jsonl"
-    ui = D.review_ui(queue, log, sorted(set(kept["label"])))
-    buttons = {b.description: b for b in ui.children[3].children}
+def test_review_ui_shows_your_saved_fix_when_you_come_back(review):
+    ui, buttons, _ = review
     dropdown = next(child for child in ui.children[2].children if getattr(child, "description", "") == "label")
     chosen = next(option for option in dropdown.options if option != dropdown.value)
     dropdown.value = chosen

@@ -516,20 +516,6 @@ def test_offline_aws_command_serves_on_loopback(lab_env):
 
 
 # ------------------------------------------------------------------------------------------ AWS's own sample
-def test_haiku_sample_call_sequence_runs_in_process(account, lab_env):
-    check_haiku_sample_outcome(follow_haiku_sample(lab_env))
-
-
-def test_haiku_sample_call_sequence_runs_against_the_endpoint(lab_env, monkeypatch):
-    srv, url = server.serve(0, emulator=Emulator(Store(lab_env / "state")))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    try:
-        check_haiku_sample_outcome(follow_haiku_sample(lab_env))
-    finally:
-        srv.shutdown()
-        srv.moto.stop()
-
-
 def follow_haiku_sample(work: Path, poll: float = 0.02) -> dict:
     """The boto3 calls of AWS's Claude 3 Haiku fine-tuning sample, in its order, with its parameters and parsing.
 
@@ -682,20 +668,6 @@ def test_aws_sample_notebooks_run_against_the_offline_aws_command(tmp_path, chec
         proc.wait(timeout=10)
 
 
-def test_nova_sample_call_sequence_runs_in_process(account, lab_env):
-    check_nova_sample_outcome(follow_nova_sample(lab_env))
-
-
-def test_nova_sample_call_sequence_runs_against_the_endpoint(lab_env, monkeypatch):
-    srv, url = server.serve(0, emulator=Emulator(Store(lab_env / "state")))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    try:
-        check_nova_sample_outcome(follow_nova_sample(lab_env))
-    finally:
-        srv.shutdown()
-        srv.moto.stop()
-
-
 def follow_nova_sample(work: Path, poll: float = 0.02) -> dict:
     """The boto3 calls of AWS's Amazon Nova fine-tuning sample, in its order, with its parameters and parsing.
 
@@ -788,6 +760,30 @@ def check_nova_sample_outcome(seen: dict) -> None:
 
 
 @needs_aws_workshop
+def sample_sequence(name: str):
+    """The (follow, check) pair of one AWS sample's call sequence."""
+    return {"haiku": (follow_haiku_sample, check_haiku_sample_outcome),
+            "nova": (follow_nova_sample, check_nova_sample_outcome)}[name]
+
+
+@pytest.mark.parametrize("sample", ["haiku", "nova"])
+def test_sample_call_sequence_runs_in_process(account, lab_env, sample):
+    follow, check = sample_sequence(sample)
+    check(follow(lab_env))
+
+
+@pytest.mark.parametrize("sample", ["haiku", "nova"])
+def test_sample_call_sequence_runs_against_the_endpoint(lab_env, monkeypatch, sample):
+    follow, check = sample_sequence(sample)
+    srv, url = server.serve(0, emulator=Emulator(Store(lab_env / "state")))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    try:
+        check(follow(lab_env))
+    finally:
+        srv.shutdown()
+        srv.moto.stop()
+
+
 def test_aws_workshop_nova_notebooks_run_in_process(account, lab_env):
     work = lab_env / "work"
     work.mkdir()
