@@ -15,8 +15,9 @@ import re
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "data"
+from helpers.paths import DATA_DIR
+
+DATA = DATA_DIR  # notebooks read corpus.DATA / "catalog" / ...
 SEED = 20240611
 
 # --------------------------------------------------------------------------- the firm's clause taxonomy

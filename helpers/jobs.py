@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.paths import DATA_DIR
+from helpers.paths import DATA_DIR, ROOT
 
 CONTAINER_ROOT = Path("/opt/ml")
 METRIC_DEFINITIONS = [{"Name": "train:loss", "Regex": r"train_loss=([0-9.]+)"},
@@ -157,7 +157,7 @@ def run_local(root: str | os.PathLike, channels: dict[str, bytes | Path], hyperp
     paths = prepare_container(root, channels, hyperparameters)
     env = {**os.environ, "SM_MODEL_DIR": str(paths["model"]), "PYTHONUNBUFFERED": "1"}
     done = subprocess.run([sys.executable, "-m", "helpers.jobs", "--root", str(root)], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=Path(__file__).resolve().parent.parent)
+                          env=env, timeout=timeout, cwd=ROOT)
     failure = paths["failure"].read_text() if paths["failure"].exists() else None
     return LocalRun(done.returncode, parse_metrics(done.stdout), failure, paths["model"], done.stdout + done.stderr)
 

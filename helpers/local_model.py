@@ -26,10 +26,9 @@ from typing import Callable
 
 import numpy as np
 
-from helpers.paths import cache_dir
+from helpers.paths import DATA_DIR, cache_dir
 
-REPO = Path(__file__).resolve().parent.parent
-BASE_DIR = REPO / "data" / "base_model"
+BASE_DIR = DATA_DIR / "base_model"
 LORA_TARGETS = ("attn_w", "proj_w", "fc_w", "fc2_w")
 
 
