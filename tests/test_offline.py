@@ -759,7 +759,6 @@ def check_nova_sample_outcome(seen: dict) -> None:
     assert seen["throughputs_left"] == []
 
 
-@needs_aws_workshop
 def sample_sequence(name: str):
     """The (follow, check) pair of one AWS sample's call sequence."""
     return {"haiku": (follow_haiku_sample, check_haiku_sample_outcome),
@@ -784,6 +783,7 @@ def test_sample_call_sequence_runs_against_the_endpoint(lab_env, monkeypatch, sa
         srv.moto.stop()
 
 
+@needs_aws_workshop
 def test_aws_workshop_nova_notebooks_run_in_process(account, lab_env):
     work = lab_env / "work"
     work.mkdir()
