@@ -938,17 +938,6 @@ def test_offline_mode_shows_the_estimate_and_bills_nothing(monkeypatch, capsys):
     assert capsys.readouterr().out.splitlines()[-1] == "offline: nothing is billed"
 
 
-def test_cost_estimates_come_from_the_price_table():
-    job = aws.estimate_cost("job", NOVA, tokens=1_000_000, epochs=2)
-    assert job.usd == pytest.approx(2000 * 0.001 + 1.95)
-    assert "checked 2026-11-29" in str(job) and "$0.001" in str(job)
-    unknown = aws.estimate_cost("throughput", NOVA, hours=2)
-    assert unknown.usd is None and "no checked price" in str(unknown)
-    assert aws.price("storage_per_month", "any-model")["usd"] == 1.95
-    with pytest.raises(ValueError, match="kind must be"):
-        aws.estimate_cost("lunch", NOVA)
-
-
 def test_wait_for_polls_until_settled_and_prints_one_line(capsys):
     statuses = ["InProgress", "InProgress", "Completed"]
     client = Recorder({"get_model_customization_job": [{"status": s, "jobName": "j1"} for s in statuses]})
