@@ -26,9 +26,12 @@ check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The lab needs Python 3.10 or newer; this is " + sys.version.split()[0])'
 
 $(LAB_VENV)/.installed: pyproject.toml | check-python
+	@echo "First run: creating $(LAB_VENV) and installing the lab (JupyterLab, boto3, numpy, pandas, ...)."
+	@echo "It takes a few minutes and about 550 MB of disk; later runs start at once."
 	test -x $(LAB_VENV)/bin/python || $(PYTHON) -m venv $(LAB_VENV)
 	$(LAB_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LAB_VENV)/bin/python -m pip install --quiet -e '.[lab]'
+	$(LAB_VENV)/bin/python -m pip install --progress-bar on -e '.[lab]' | grep --line-buffered -E '^(Collecting|Successfully)' || true
+	$(LAB_VENV)/bin/python -c 'import helpers, jupyterlab' 
 	touch $@
 
 $(TEST_VENV)/.installed: pyproject.toml | check-python
