@@ -31,7 +31,7 @@ $(LAB_VENV)/.installed: pyproject.toml | check-python
 	test -x $(LAB_VENV)/bin/python || $(PYTHON) -m venv $(LAB_VENV)
 	$(LAB_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(LAB_VENV)/bin/python -m pip install --progress-bar on -e '.[lab]' | grep --line-buffered -E '^(Collecting|Successfully)' || true
-	$(LAB_VENV)/bin/python -c 'import helpers, jupyterlab' 
+	$(LAB_VENV)/bin/python -c 'import helpers, jupyterlab'
 	touch $@
 
 $(TEST_VENV)/.installed: pyproject.toml | check-python
