@@ -187,10 +187,13 @@ def _softmax(z, axis=-1):
 
 
 # --------------------------------------------------------------------------- forward and backward
-def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.ndarray):
+def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.ndarray, *,
+            all_positions: bool = False):
     """Mean NLL of targets under the mixed (vocabulary + copy) distribution, and a cache for backward.
 
-    idx, targets: (B, T) token ids; mask: (B, T) weights of the positions that count in the loss.
+    idx, targets: (B, T) token ids; mask: (B, T) weights of the positions that count in the loss. The output
+    heads run only where the weight is non-zero; all_positions=True runs them everywhere (same loss and
+    gradients, slower: the benchmark measures the difference).
     """
     B, T = idx.shape
     H = cfg["n_head"]
@@ -212,46 +215,51 @@ def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.n
         x = x + f @ p[f"{l}.fc2_w"] + p[f"{l}.fc2_b"]
         layers.append((h, c1, q, k, v, P, o, h2, c2, u, f, t))
     hf, cf = _ln(x, p["lnf_g"], p["lnf_b"])
-    pv = _softmax(hf @ p["wte"].T)  # "say a word": tied output head
-    pgen = 1.0 / (1.0 + np.exp(-(hf @ p["gen_w"] + p["gen_b"])))  # (B, T) gate
-    alpha = _softmax(hf @ p["mix_w"] + p["mix_b"])  # (B, T, H): which heads point
-    A = np.einsum("bth,bhts->bts", alpha, layers[-1][5])  # copy attention over context positions
-    E = (idx[:, None, :] == targets[:, :, None]).astype(x.dtype)  # context token j is the target at t
+    # The heads only where the loss counts (a zero weight contributes nothing to the loss or any gradient):
+    # in fine-tuning that is the answer tokens, and the vocabulary head is the costliest step of the model.
+    bs, ts = np.nonzero(np.ones_like(mask) if all_positions else mask)
+    hs, ys, ws = hf[bs, ts], targets[bs, ts], mask[bs, ts]  # (N, d), (N,), (N,)
+    pv = _softmax(hs @ p["wte"].T)  # "say a word": tied output head
+    pgen = 1.0 / (1.0 + np.exp(-(hs @ p["gen_w"] + p["gen_b"])))  # (N,) gate
+    alpha = _softmax(hs @ p["mix_w"] + p["mix_b"])  # (N, H): which heads point
+    Pc = layers[-1][5][bs, :, ts]  # (N, H, T): the last layer's attention of each counted position
+    A = np.einsum("nh,nhs->ns", alpha, Pc)  # copy attention over context positions
+    E = (idx[bs] == ys[:, None]).astype(x.dtype)  # context token j is the target
     c = (A * E).sum(-1)  # probability of copying the target
-    bi, ti = np.meshgrid(np.arange(B), np.arange(T), indexing="ij")
-    pvy = pv[bi, ti, targets]
+    pvy = pv[np.arange(len(ys)), ys]
     prob = pgen * pvy + (1 - pgen) * c
     n = max(float(mask.sum()), 1.0)
-    loss = float(-(mask * np.log(np.maximum(prob, 1e-30))).sum() / n)
-    return loss, (idx, targets, mask, n, layers, hf, cf, pv, pgen, alpha, A, E, c, pvy, prob, bi, ti)
+    loss = float(-(ws * np.log(np.maximum(prob, 1e-30))).sum() / n)
+    return loss, (idx, (bs, ts, ys, ws), n, layers, hs, cf, pv, pgen, alpha, Pc, E, c, pvy, prob)
 
 
 def backward(p: dict, cfg: dict, cache) -> dict:
     """Gradients of the loss with respect to every parameter (hand-written chain rule)."""
-    idx, targets, mask, n, layers, hf, cf, pv, pgen, alpha, A, E, c, pvy, prob, bi, ti = cache
+    idx, (bs, ts, ys, ws), n, layers, hs, cf, pv, pgen, alpha, Pc, E, c, pvy, prob = cache
     B, T = idx.shape
     H = cfg["n_head"]
-    d = hf.shape[-1]
+    d = hs.shape[-1]
     dh = d // H
     g = {}
-    gq = -mask / (n * np.maximum(prob, 1e-30))  # dL/dprob
+    gq = -ws / (n * np.maximum(prob, 1e-30))  # dL/dprob at the counted positions
     # the gate
     dzg = gq * (pvy - c) * pgen * (1 - pgen)
-    g["gen_w"] = hf.reshape(-1, d).T @ dzg.reshape(-1)
-    g["gen_b"] = np.array([dzg.sum()], dtype=hf.dtype)
+    g["gen_w"] = hs.T @ dzg
+    g["gen_b"] = dzg.sum(keepdims=True)
     # the vocabulary softmax: d prob / d logit_k = pgen * pvy * (onehot_y - pv)_k
     w = gq * pgen * pvy
-    dlogits = -pv * w[..., None]
-    dlogits[bi, ti, targets] += w
+    dlogits = pv * -w[:, None]
+    dlogits[np.arange(len(ys)), ys] += w
     # the copy attention and its head mixture
-    dA = (gq * (1 - pgen))[..., None] * E
-    dalpha = np.einsum("bts,bhts->bth", dA, layers[-1][5])
+    dA = (gq * (1 - pgen))[:, None] * E
+    dalpha = np.einsum("ns,nhs->nh", dA, Pc)
     dzm = alpha * (dalpha - (alpha * dalpha).sum(-1, keepdims=True))
-    g["mix_w"] = hf.reshape(-1, d).T @ dzm.reshape(-1, H)
-    g["mix_b"] = dzm.reshape(-1, H).sum(0)
-    dP_copy = alpha.transpose(0, 2, 1)[..., None] * dA[:, None]  # (B, H, T, T)
-    dhf = dlogits @ p["wte"] + dzg[..., None] * p["gen_w"] + dzm @ p["mix_w"].T
-    g["wte"] = dlogits.reshape(-1, dlogits.shape[-1]).T @ hf.reshape(-1, d)
+    g["mix_w"] = hs.T @ dzm
+    g["mix_b"] = dzm.sum(0)
+    dP_copy = alpha[:, :, None] * dA[:, None, :]  # (N, H, T), added to the last layer's dP below
+    dhf = np.zeros(cf[0].shape, hs.dtype)
+    dhf[bs, ts] = dlogits @ p["wte"] + dzg[:, None] * p["gen_w"] + dzm @ p["mix_w"].T
+    g["wte"] = dlogits.T @ hs
     dx, g["lnf_g"], g["lnf_b"] = _ln_back(dhf, cf)
     for l in reversed(range(cfg["n_layer"])):
         h, c1, q, k, v, P, o, h2, c2, u, f, t = layers[l]
@@ -267,7 +275,7 @@ def backward(p: dict, cfg: dict, cache) -> dict:
         do = (dx @ p[f"{l}.proj_w"].T).reshape(B, T, H, dh).transpose(0, 2, 1, 3)
         dP = do @ v.transpose(0, 1, 3, 2)
         if l == cfg["n_layer"] - 1:
-            dP = dP + dP_copy
+            dP[bs, :, ts] += dP_copy
         dv = P.transpose(0, 1, 3, 2) @ do
         ds = P * (dP - (dP * P).sum(-1, keepdims=True)) * (1.0 / math.sqrt(dh))
         dq, dk = ds @ k, ds.transpose(0, 1, 3, 2) @ q

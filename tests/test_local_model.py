@@ -65,6 +65,41 @@ def test_every_gradient_matches_finite_differences_including_lora_and_copy_head(
     assert max(worst.values()) < 1e-4, {k: v for k, v in worst.items() if v >= 1e-4}
 
 
+def test_heads_at_counted_positions_only_give_the_full_path_loss_and_gradients():
+    rng = np.random.default_rng(2)
+    cfg = {"vocab_size": 23, "d_model": 16, "n_layer": 2, "n_head": 4, "context": 10}
+    p = {k: v + rng.normal(0, 0.3, v.shape) for k, v in lm.init_params(cfg, rng, np.float64).items()}
+    x, y = rng.integers(0, 23, (3, 9)), rng.integers(0, 23, (3, 9))
+    y[:, 5] = x[:, 2]  # copyable targets
+    mask = (rng.random((3, 9)) > 0.6).astype(np.float64)
+    mask[1] = 0  # a row with nothing to learn (a fully masked prompt)
+    loss, cache = lm.forward(p, cfg, x, y, mask)
+    full_loss, full_cache = lm.forward(p, cfg, x, y, mask, all_positions=True)
+    assert len(cache[1][0]) == int(mask.sum()) < len(full_cache[1][0]) == mask.size
+    g, full = lm.backward(p, cfg, cache), lm.backward(p, cfg, full_cache)
+    assert loss == pytest.approx(full_loss, rel=1e-12)
+    assert set(g) == set(full) == set(p)
+    for k in p:
+        np.testing.assert_allclose(g[k], full[k], rtol=1e-10, atol=1e-13, err_msg=k)
+
+
+def test_training_step_stays_float32():
+    m = tiny_model()
+    x, y, mask = lm._batch(lm._pack_each(lm._encode_pairs(m, PAIRS)), range(len(PAIRS)), np.float32)
+    loss, cache = lm.forward(m.params, m.config, x, y, mask)
+    arrays = [a for a in _leaves(cache) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    assert arrays and {a.dtype for a in arrays} == {np.dtype(np.float32)}
+    assert {g.dtype for g in lm.backward(m.params, m.config, cache).values()} == {np.dtype(np.float32)}
+
+
+def _leaves(tree):
+    if isinstance(tree, (tuple, list)):
+        for t in tree:
+            yield from _leaves(t)
+    else:
+        yield tree
+
+
 # --------------------------------------------------------------------------- training
 def test_same_seed_gives_bit_identical_losses_and_weights():
     a = lm.finetune(tiny_model(), PAIRS, epochs=2, batch_size=4, learning_rate=1e-2, seed=3, progress=False)
