@@ -152,6 +152,8 @@ def init_params(config: dict, rng: np.random.Generator, dtype=np.float32) -> dic
 
 
 # --------------------------------------------------------------------------- building blocks
+# The elementwise steps work in place on arrays they made themselves: at this size a temporary costs about as
+# much as the arithmetic on it.
 def _ln(x, g, b):
     mu = x.mean(-1, keepdims=True)
     xc = x - mu
@@ -162,8 +164,12 @@ def _ln(x, g, b):
 
 def _ln_back(dy, cache):
     xh, inv, g = cache
-    dxh = dy * g
-    dx = inv * (dxh - dxh.mean(-1, keepdims=True) - xh * (dxh * xh).mean(-1, keepdims=True))
+    dx = dy * g
+    tmp = dx * xh
+    proj = tmp.mean(-1, keepdims=True)
+    dx -= dx.mean(-1, keepdims=True)
+    dx -= np.multiply(xh, proj, out=tmp)
+    dx *= inv
     d = xh.shape[-1]
     return dx, (dy * xh).reshape(-1, d).sum(0), dy.reshape(-1, d).sum(0)
 
@@ -172,18 +178,48 @@ _GC = math.sqrt(2 / math.pi)
 
 
 def _gelu(x):
-    t = np.tanh(_GC * (x + 0.044715 * x * x * x))
-    return 0.5 * x * (1 + t), t
+    """tanh-approximated GELU of x, and the tanh term its gradient reuses."""
+    t = x * x
+    t *= 0.044715 * _GC
+    t += _GC
+    t *= x
+    np.tanh(t, out=t)  # tanh(GC * (x + 0.044715 x^3))
+    y = t + 1
+    y *= x
+    y *= 0.5
+    return y, t
 
 
 def _gelu_back(dy, x, t):
-    return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GC * (1 + 3 * 0.044715 * x * x))
+    """dy times GELU'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) GC (1 + 3 * 0.044715 x^2); overwrites dy."""
+    s = x * x
+    s *= 1.5 * 0.044715 * _GC
+    s += 0.5 * _GC
+    s *= x
+    tt = t * t
+    np.subtract(1, tt, out=tt)
+    s *= tt
+    np.multiply(t, 0.5, out=tt)
+    tt += 0.5
+    s += tt
+    dy *= s
+    return dy
 
 
 def _softmax(z, axis=-1):
-    z = z - z.max(axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis, keepdims=True)
+    """Softmax along axis, computed in place: z must be a temporary of the caller's."""
+    z -= z.max(axis, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis, keepdims=True)
+    return z
+
+
+def _scores(q, k, bias):
+    """Attention probabilities softmax(q k^T / sqrt(dh) + bias) per head."""
+    s = q @ k.transpose(0, 1, 3, 2)
+    s *= 1.0 / math.sqrt(q.shape[-1])
+    s += bias
+    return _softmax(s)
 
 
 # --------------------------------------------------------------------------- forward and backward
@@ -206,7 +242,7 @@ def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.n
         h, c1 = _ln(x, p[f"{l}.ln1_g"], p[f"{l}.ln1_b"])
         qkv = h @ p[f"{l}.attn_w"] + p[f"{l}.attn_b"]
         q, k, v = (a.reshape(B, T, H, dh).transpose(0, 2, 1, 3) for a in np.split(qkv, 3, axis=-1))
-        P = _softmax(q @ k.transpose(0, 1, 3, 2) * (1.0 / math.sqrt(dh)) + causal)
+        P = _scores(q, k, causal)
         o = (P @ v).transpose(0, 2, 1, 3).reshape(B, T, d)
         x = x + o @ p[f"{l}.proj_w"] + p[f"{l}.proj_b"]
         h2, c2 = _ln(x, p[f"{l}.ln2_g"], p[f"{l}.ln2_b"])
@@ -234,7 +270,8 @@ def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.n
 
 
 def backward(p: dict, cfg: dict, cache) -> dict:
-    """Gradients of the loss with respect to every parameter (hand-written chain rule)."""
+    """Gradients of the loss with respect to every parameter (hand-written chain rule); it reuses the
+    cache's buffers, so call it once per forward."""
     idx, (bs, ts, ys, ws), n, layers, hs, cf, pv, pgen, alpha, Pc, E, c, pvy, prob = cache
     B, T = idx.shape
     H = cfg["n_head"]
@@ -248,7 +285,8 @@ def backward(p: dict, cfg: dict, cache) -> dict:
     g["gen_b"] = dzg.sum(keepdims=True)
     # the vocabulary softmax: d prob / d logit_k = pgen * pvy * (onehot_y - pv)_k
     w = gq * pgen * pvy
-    dlogits = pv * -w[:, None]
+    dlogits = pv  # the forward's buffer, no longer needed: backward runs once per forward
+    dlogits *= -w[:, None]
     dlogits[np.arange(len(ys)), ys] += w
     # the copy attention and its head mixture
     dA = (gq * (1 - pgen))[:, None] * E
@@ -277,7 +315,10 @@ def backward(p: dict, cfg: dict, cache) -> dict:
         if l == cfg["n_layer"] - 1:
             dP[bs, :, ts] += dP_copy
         dv = P.transpose(0, 1, 3, 2) @ do
-        ds = P * (dP - (dP * P).sum(-1, keepdims=True)) * (1.0 / math.sqrt(dh))
+        ds = dP
+        ds -= (dP * P).sum(-1, keepdims=True)
+        ds *= P
+        ds *= 1.0 / math.sqrt(dh)
         dq, dk = ds @ k, ds.transpose(0, 1, 3, 2) @ q
         dqkv = np.concatenate([a.transpose(0, 2, 1, 3).reshape(B, T, d) for a in (dq, dk, dv)], axis=-1)
         g[f"{l}.attn_w"] = h.reshape(-1, d).T @ dqkv.reshape(-1, 3 * d)
@@ -532,7 +573,7 @@ def _step(p: dict, cfg: dict, idx, pos, key_ok, cache):
         if kv[l] is not None:
             k, v = np.concatenate([kv[l][0], k], 2), np.concatenate([kv[l][1], v], 2)
         new_kv.append((k, v))
-        P = _softmax(q @ k.transpose(0, 1, 3, 2) * (1.0 / math.sqrt(dh)) + bias)
+        P = _scores(q, k, bias)
         x = x + (P @ v).transpose(0, 2, 1, 3).reshape(B, T, d) @ p[f"{l}.proj_w"] + p[f"{l}.proj_b"]
         h2, _ = _ln(x, p[f"{l}.ln2_g"], p[f"{l}.ln2_b"])
         x = x + _gelu(h2 @ p[f"{l}.fc_w"] + p[f"{l}.fc_b"])[0] @ p[f"{l}.fc2_w"] + p[f"{l}.fc2_b"]
