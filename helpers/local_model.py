@@ -583,24 +583,28 @@ def _step(p: dict, cfg: dict, idx, pos, key_ok, cache):
     pgen = 1.0 / (1.0 + np.exp(-(hf @ p["gen_w"] + p["gen_b"])))
     alpha = _softmax(hf @ p["mix_w"] + p["mix_b"])
     a = np.einsum("bh,bhs->bs", alpha, P_last)
-    pc = np.zeros_like(pv)
-    for b in range(B):
-        pc[b] = np.bincount(ctx_ids[b], weights=a[b], minlength=pv.shape[1])
-    return pgen[:, None] * pv + (1 - pgen[:, None]) * pc, (new_kv, ctx_ids)
+    V = pv.shape[1]
+    # the copy distribution: each context token's attention summed onto its id, all rows in one bincount
+    pc = np.bincount((ctx_ids + V * np.arange(B)[:, None]).ravel(), weights=a.ravel(), minlength=B * V)
+    return pgen[:, None] * pv + (1 - pgen[:, None]) * pc.reshape(B, V).astype(pv.dtype), (new_kv, ctx_ids)
 
 
 def _pick(prob: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> np.ndarray:
     """Next token per row: greedy at temperature 0, else sampled from the tempered nucleus."""
     if temperature <= 0:
         return prob.argmax(-1)
-    out = np.empty(len(prob), np.int64)
-    for b, row in enumerate(prob):
-        w = np.power(np.maximum(row, 1e-30), 1.0 / temperature)
-        w /= w.sum()
-        order = np.argsort(-w, kind="stable")
-        keep = order[: int(np.searchsorted(np.cumsum(w[order]), top_p) + 1)]
-        out[b] = keep[rng.choice(len(keep), p=w[keep] / w[keep].sum())]
-    return out
+    w = np.power(np.maximum(prob, 1e-30), 1.0 / temperature)
+    w /= w.sum(-1, keepdims=True)
+    order = np.argsort(-w, axis=-1, kind="stable")
+    ws = np.take_along_axis(w, order, -1)  # each row's probabilities, largest first
+    # the nucleus: the largest tokens up to and including the first whose cumulative probability reaches top_p
+    cum = np.cumsum(ws, -1)
+    ws[:, 1:][cum[:, :-1] >= top_p] = 0
+    # inverse-CDF sampling, one uniform draw per row (as Generator.choice draws them)
+    cdf = np.cumsum(ws / ws.sum(-1, keepdims=True), -1, dtype=np.float64)
+    cdf /= cdf[:, -1:]
+    pick = (cdf <= rng.random(len(prob))[:, None]).sum(-1)
+    return order[np.arange(len(prob)), pick]
 
 
 def generate_batch(model: Model, prompts: list[str], *, max_new_tokens: int = 32, temperature: float = 0.0,
@@ -619,15 +623,11 @@ def generate_batch(model: Model, prompts: list[str], *, max_new_tokens: int = 32
     pos = np.clip(np.arange(L)[None, :] - pad[:, None], 0, None)
     prob, cache = _step(p, cfg, idx, pos, key_ok, None)
     done = np.zeros(len(enc), bool)
-    out = [[] for _ in enc]
+    out = np.full((len(enc), max_new_tokens), EOS, np.int64)  # decode() drops the <eos> left where done
     for s in range(max_new_tokens):
         nxt = _pick(prob, temperature, top_p, rng)
-        for j in range(len(enc)):
-            if not done[j]:
-                if nxt[j] == EOS or lens[j] + s >= cfg["context"]:
-                    done[j] = True
-                else:
-                    out[j].append(int(nxt[j]))
+        done |= (nxt == EOS) | (lens + s >= cfg["context"])
+        out[~done, s] = nxt[~done]
         if done.all() or s == max_new_tokens - 1:
             break
         key_ok = np.concatenate([key_ok, np.ones((len(enc), 1), bool)], 1)

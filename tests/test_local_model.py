@@ -167,6 +167,26 @@ def test_batched_generation_equals_one_by_one_and_sampling_is_seeded():
     assert lm.count_tokens(m, "the cat sat") == 3
 
 
+def _pick_row_by_row(prob, temperature, top_p, rng):
+    """The nucleus sampler written plainly, one row at a time: the reference for the batched lm._pick."""
+    out = []
+    for row in prob:
+        w = np.power(np.maximum(row, 1e-30), 1.0 / temperature)
+        w /= w.sum()
+        order = np.argsort(-w, kind="stable")
+        keep = order[: int(np.searchsorted(np.cumsum(w[order]), top_p) + 1)]
+        out.append(keep[rng.choice(len(keep), p=w[keep] / w[keep].sum())])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("temperature, top_p", [(1.0, 1.0), (0.7, 0.9), (2.0, 0.3), (0.2, 0.05)])
+def test_batched_sampling_picks_what_row_by_row_sampling_picks(temperature, top_p):
+    prob = np.random.default_rng(0).dirichlet(np.full(40, 0.3), 300).astype(np.float32)
+    picked = lm._pick(prob, temperature, top_p, np.random.default_rng(7))
+    assert np.array_equal(picked, _pick_row_by_row(prob, temperature, top_p, np.random.default_rng(7)))
+    assert np.array_equal(lm._pick(prob, 0.0, top_p, None), prob.argmax(-1))
+
+
 def test_tokenizer_round_trips_text_and_counts_unknown_words_leniently():
     tok = lm.Tokenizer.build(["Hello world, it's 2024-03-15.\n{\"a\": 1}"])
     text = "Hello world, it's 2024-03-15.\n{\"a\": 1}"
