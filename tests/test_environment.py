@@ -1,4 +1,8 @@
 """The two ways to install the lab (pip via pyproject.toml, conda via environment.yml) must not drift."""
+import json
+import os
+import subprocess
+import sys
 import tomllib
 
 import yaml
@@ -31,3 +35,17 @@ def test_environment_yml_matches_pyproject():
 
 def test_environment_yml_installs_the_lab_package():
     assert "-e ." in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"][-1]["pip"]
+
+
+def test_importing_helpers_pins_a_blas_that_is_already_loaded():
+    # as in a `make lab` kernel: no thread variables set, numpy imported before helpers
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    code = ("import json, numpy, threadpoolctl\n"
+            "before = [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']\n"
+            "import helpers\n"
+            "after = [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']\n"
+            "print(json.dumps([before, after]))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    before, after = json.loads(out.stdout)
+    print(f"BLAS threads before importing helpers: {before}; after: {after}")
+    assert after and after == [1] * len(before)
