@@ -623,16 +623,17 @@ def generate_batch(model: Model, prompts: list[str], *, max_new_tokens: int = 32
     pos = np.clip(np.arange(L)[None, :] - pad[:, None], 0, None)
     prob, cache = _step(p, cfg, idx, pos, key_ok, None)
     done = np.zeros(len(enc), bool)
-    out = np.full((len(enc), max_new_tokens), EOS, np.int64)  # decode() drops the <eos> left where done
+    out = np.zeros((len(enc), max_new_tokens), np.int64)
+    kept = np.zeros((len(enc), max_new_tokens), bool)  # a row's tokens until its <eos> or the context limit
     for s in range(max_new_tokens):
         nxt = _pick(prob, temperature, top_p, rng)
         done |= (nxt == EOS) | (lens + s >= cfg["context"])
-        out[~done, s] = nxt[~done]
+        out[:, s], kept[:, s] = nxt, ~done
         if done.all() or s == max_new_tokens - 1:
             break
         key_ok = np.concatenate([key_ok, np.ones((len(enc), 1), bool)], 1)
         prob, cache = _step(p, cfg, nxt[:, None], np.minimum(lens + s, cfg["context"] - 1)[:, None], key_ok, cache)
-    return [tok.decode(o) for o in out]
+    return [tok.decode(o[k].tolist()) for o, k in zip(out, kept)]
 
 
 def generate(model: Model, prompt: str, *, max_new_tokens: int = 32, temperature: float = 0.0,
