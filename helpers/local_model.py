@@ -255,24 +255,29 @@ def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.n
     # in fine-tuning that is the answer tokens, and the vocabulary head is the costliest step of the model.
     bs, ts = np.nonzero(np.ones_like(mask) if all_positions else mask)
     hs, ys, ws = hf[bs, ts], targets[bs, ts], mask[bs, ts]  # (N, d), (N,), (N,)
-    pv = _softmax(hs @ p["wte"].T)  # "say a word": tied output head
+    # "say a word": the tied output head. Its softmax stays unnormalised (ev / zv): the one pass over the
+    # (N, vocabulary) array that normalising would take is folded into backward's logit gradient.
+    ev = hs @ p["wte"].T
+    ev -= ev.max(-1, keepdims=True)
+    np.exp(ev, out=ev)
+    zv = ev.sum(-1)
     pgen = 1.0 / (1.0 + np.exp(-(hs @ p["gen_w"] + p["gen_b"])))  # (N,) gate
     alpha = _softmax(hs @ p["mix_w"] + p["mix_b"])  # (N, H): which heads point
     Pc = layers[-1][5][bs, :, ts]  # (N, H, T): the last layer's attention of each counted position
     A = np.einsum("nh,nhs->ns", alpha, Pc)  # copy attention over context positions
     E = (idx[bs] == ys[:, None]).astype(x.dtype)  # context token j is the target
     c = (A * E).sum(-1)  # probability of copying the target
-    pvy = pv[np.arange(len(ys)), ys]
+    pvy = ev[np.arange(len(ys)), ys] / zv
     prob = pgen * pvy + (1 - pgen) * c
     n = max(float(mask.sum()), 1.0)
     loss = float(-(ws * np.log(np.maximum(prob, 1e-30))).sum() / n)
-    return loss, (idx, (bs, ts, ys, ws), n, layers, hs, cf, pv, pgen, alpha, Pc, E, c, pvy, prob)
+    return loss, (idx, (bs, ts, ys, ws), n, layers, hs, cf, (ev, zv), pgen, alpha, Pc, E, c, pvy, prob)
 
 
 def backward(p: dict, cfg: dict, cache) -> dict:
     """Gradients of the loss with respect to every parameter (hand-written chain rule); it reuses the
     cache's buffers, so call it once per forward."""
-    idx, (bs, ts, ys, ws), n, layers, hs, cf, pv, pgen, alpha, Pc, E, c, pvy, prob = cache
+    idx, (bs, ts, ys, ws), n, layers, hs, cf, (ev, zv), pgen, alpha, Pc, E, c, pvy, prob = cache
     B, T = idx.shape
     H = cfg["n_head"]
     d = hs.shape[-1]
@@ -285,8 +290,8 @@ def backward(p: dict, cfg: dict, cache) -> dict:
     g["gen_b"] = dzg.sum(keepdims=True)
     # the vocabulary softmax: d prob / d logit_k = pgen * pvy * (onehot_y - pv)_k
     w = gq * pgen * pvy
-    dlogits = pv  # the forward's buffer, no longer needed: backward runs once per forward
-    dlogits *= -w[:, None]
+    dlogits = ev  # the forward's buffer, no longer needed: backward runs once per forward
+    dlogits *= (-w / zv)[:, None]
     dlogits[np.arange(len(ys)), ys] += w
     # the copy attention and its head mixture
     dA = (gq * (1 - pgen))[:, None] * E
