@@ -83,13 +83,16 @@ def test_heads_at_counted_positions_only_give_the_full_path_loss_and_gradients()
         np.testing.assert_allclose(g[k], full[k], rtol=1e-10, atol=1e-13, err_msg=k)
 
 
-def test_training_step_stays_float32():
+def test_training_and_generation_stay_float32():
     m = tiny_model()
     x, y, mask = lm._batch(lm._pack_each(lm._encode_pairs(m, PAIRS)), range(len(PAIRS)), np.float32)
     loss, cache = lm.forward(m.params, m.config, x, y, mask)
     arrays = [a for a in _leaves(cache) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
     assert arrays and {a.dtype for a in arrays} == {np.dtype(np.float32)}
     assert {g.dtype for g in lm.backward(m.params, m.config, cache).values()} == {np.dtype(np.float32)}
+    T = x.shape[1]
+    prob, (kv, _) = lm._step(m.params, m.config, x, np.tile(np.arange(T), (len(x), 1)), np.ones(x.shape, bool), None)
+    assert prob.dtype == np.float32 and {a.dtype for layer in kv for a in layer} == {np.dtype(np.float32)}
 
 
 def _leaves(tree):
