@@ -621,10 +621,9 @@ def generate_batch(model: Model, prompts: list[str], *, max_new_tokens: int = 32
     lens = np.array([len(e) for e in enc])
     L = int(lens.max())
     pad = L - lens
-    idx = np.full((len(enc), L), EOS, np.int64)
-    for j, e in enumerate(enc):
-        idx[j, pad[j]:] = e
     key_ok = np.arange(L)[None, :] >= pad[:, None]
+    idx = np.full((len(enc), L), EOS, np.int64)
+    idx[key_ok] = np.concatenate(enc)  # row by row, each prompt right-aligned
     pos = np.clip(np.arange(L)[None, :] - pad[:, None], 0, None)
     prob, cache = _step(p, cfg, idx, pos, key_ok, None)
     done = np.zeros(len(enc), bool)
