@@ -363,15 +363,24 @@ class AdamW:
         self.t += 1
         c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
         for k, g in grads.items():
-            g = g * scale
             m, v, p = self.m[k], self.v[k], self.params[k]
+            # two scratch arrays per parameter instead of a temporary per operation (same arithmetic)
+            g = g * scale
+            tmp = np.multiply(g, 1 - self.b1)
             m *= self.b1
-            m += (1 - self.b1) * g
+            m += tmp
+            np.multiply(g, 1 - self.b2, out=tmp)
+            tmp *= g
             v *= self.b2
-            v += (1 - self.b2) * g * g
+            v += tmp
             if p.ndim == 2:
                 p *= 1 - lr * self.wd
-            p -= (lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+            den = np.divide(v, c2, out=g)
+            np.sqrt(den, out=den)
+            den += self.eps
+            np.multiply(m, lr / c1, out=tmp)
+            tmp /= den
+            p -= tmp
 
 
 # --------------------------------------------------------------------------- data -> batches
