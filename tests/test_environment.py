@@ -1,10 +1,12 @@
-"""The two ways to install the lab (pip via pyproject.toml, conda via environment.yml) must not drift."""
+"""The lab's environment: the two ways to install it (pip via pyproject.toml, conda via environment.yml) must
+not drift, and importing helpers pins the BLAS to one thread however the kernel started."""
 import json
 import os
 import subprocess
 import sys
 import tomllib
 
+import pytest
 import yaml
 
 from helpers.paths import ROOT
@@ -47,5 +49,7 @@ def test_importing_helpers_pins_a_blas_that_is_already_loaded():
             "print(json.dumps([before, after]))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     before, after = json.loads(out.stdout)
+    if not before:
+        pytest.skip("threadpoolctl sees no BLAS in this numpy build (e.g. Apple Accelerate)")
     print(f"BLAS threads before importing helpers: {before}; after: {after}")
-    assert after and after == [1] * len(before)
+    assert after == [1] * len(before)
