@@ -152,6 +152,8 @@ def init_params(config: dict, rng: np.random.Generator, dtype=np.float32) -> dic
 
 
 # --------------------------------------------------------------------------- building blocks
+# The elementwise steps work in place on arrays they made themselves: at this size a temporary costs about as
+# much as the arithmetic on it.
 def _ln(x, g, b):
     mu = x.mean(-1, keepdims=True)
     xc = x - mu
@@ -162,8 +164,12 @@ def _ln(x, g, b):
 
 def _ln_back(dy, cache):
     xh, inv, g = cache
-    dxh = dy * g
-    dx = inv * (dxh - dxh.mean(-1, keepdims=True) - xh * (dxh * xh).mean(-1, keepdims=True))
+    dx = dy * g
+    tmp = dx * xh
+    proj = tmp.mean(-1, keepdims=True)
+    dx -= dx.mean(-1, keepdims=True)
+    dx -= np.multiply(xh, proj, out=tmp)
+    dx *= inv
     d = xh.shape[-1]
     return dx, (dy * xh).reshape(-1, d).sum(0), dy.reshape(-1, d).sum(0)
 
@@ -172,25 +178,58 @@ _GC = math.sqrt(2 / math.pi)
 
 
 def _gelu(x):
-    t = np.tanh(_GC * (x + 0.044715 * x * x * x))
-    return 0.5 * x * (1 + t), t
+    """tanh-approximated GELU of x, and the tanh term its gradient reuses."""
+    t = x * x
+    t *= 0.044715 * _GC
+    t += _GC
+    t *= x
+    np.tanh(t, out=t)  # tanh(GC * (x + 0.044715 x^3))
+    y = t + 1
+    y *= x
+    y *= 0.5
+    return y, t
 
 
 def _gelu_back(dy, x, t):
-    return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GC * (1 + 3 * 0.044715 * x * x))
+    """dy times GELU'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) GC (1 + 3 * 0.044715 x^2); overwrites dy."""
+    s = x * x
+    s *= 1.5 * 0.044715 * _GC
+    s += 0.5 * _GC
+    s *= x
+    tt = t * t
+    np.subtract(1, tt, out=tt)
+    s *= tt
+    np.multiply(t, 0.5, out=tt)
+    tt += 0.5
+    s += tt
+    dy *= s
+    return dy
 
 
 def _softmax(z, axis=-1):
-    z = z - z.max(axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis, keepdims=True)
+    """Softmax along axis, computed in place: z must be a temporary of the caller's."""
+    z -= z.max(axis, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis, keepdims=True)
+    return z
+
+
+def _scores(q, k, bias):
+    """Attention probabilities softmax(q k^T / sqrt(dh) + bias) per head."""
+    s = q @ k.transpose(0, 1, 3, 2)
+    s *= 1.0 / math.sqrt(q.shape[-1])
+    s += bias
+    return _softmax(s)
 
 
 # --------------------------------------------------------------------------- forward and backward
-def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.ndarray):
+def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.ndarray, *,
+            all_positions: bool = False):
     """Mean NLL of targets under the mixed (vocabulary + copy) distribution, and a cache for backward.
 
-    idx, targets: (B, T) token ids; mask: (B, T) weights of the positions that count in the loss.
+    idx, targets: (B, T) token ids; mask: (B, T) weights of the positions that count in the loss. The output
+    heads run only where the weight is non-zero; all_positions=True runs them everywhere (same loss and
+    gradients, slower: the benchmark measures the difference).
     """
     B, T = idx.shape
     H = cfg["n_head"]
@@ -203,7 +242,7 @@ def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.n
         h, c1 = _ln(x, p[f"{l}.ln1_g"], p[f"{l}.ln1_b"])
         qkv = h @ p[f"{l}.attn_w"] + p[f"{l}.attn_b"]
         q, k, v = (a.reshape(B, T, H, dh).transpose(0, 2, 1, 3) for a in np.split(qkv, 3, axis=-1))
-        P = _softmax(q @ k.transpose(0, 1, 3, 2) * (1.0 / math.sqrt(dh)) + causal)
+        P = _scores(q, k, causal)
         o = (P @ v).transpose(0, 2, 1, 3).reshape(B, T, d)
         x = x + o @ p[f"{l}.proj_w"] + p[f"{l}.proj_b"]
         h2, c2 = _ln(x, p[f"{l}.ln2_g"], p[f"{l}.ln2_b"])
@@ -212,46 +251,58 @@ def forward(p: dict, cfg: dict, idx: np.ndarray, targets: np.ndarray, mask: np.n
         x = x + f @ p[f"{l}.fc2_w"] + p[f"{l}.fc2_b"]
         layers.append((h, c1, q, k, v, P, o, h2, c2, u, f, t))
     hf, cf = _ln(x, p["lnf_g"], p["lnf_b"])
-    pv = _softmax(hf @ p["wte"].T)  # "say a word": tied output head
-    pgen = 1.0 / (1.0 + np.exp(-(hf @ p["gen_w"] + p["gen_b"])))  # (B, T) gate
-    alpha = _softmax(hf @ p["mix_w"] + p["mix_b"])  # (B, T, H): which heads point
-    A = np.einsum("bth,bhts->bts", alpha, layers[-1][5])  # copy attention over context positions
-    E = (idx[:, None, :] == targets[:, :, None]).astype(x.dtype)  # context token j is the target at t
+    # The heads only where the loss counts (a zero weight contributes nothing to the loss or any gradient):
+    # in fine-tuning that is the answer tokens, and the vocabulary head is the costliest step of the model.
+    bs, ts = np.nonzero(np.ones_like(mask) if all_positions else mask)
+    hs, ys, ws = hf[bs, ts], targets[bs, ts], mask[bs, ts]  # (N, d), (N,), (N,)
+    # "say a word": the tied output head. Its softmax stays unnormalised (ev / zv): the one pass over the
+    # (N, vocabulary) array that normalising would take is folded into backward's logit gradient.
+    ev = hs @ p["wte"].T
+    ev -= ev.max(-1, keepdims=True)
+    np.exp(ev, out=ev)
+    zv = ev.sum(-1)
+    pgen = 1.0 / (1.0 + np.exp(-(hs @ p["gen_w"] + p["gen_b"])))  # (N,) gate
+    alpha = _softmax(hs @ p["mix_w"] + p["mix_b"])  # (N, H): which heads point
+    Pc = layers[-1][5][bs, :, ts]  # (N, H, T): the last layer's attention of each counted position
+    A = np.einsum("nh,nhs->ns", alpha, Pc)  # copy attention over context positions
+    E = (idx[bs] == ys[:, None]).astype(x.dtype)  # context token j is the target
     c = (A * E).sum(-1)  # probability of copying the target
-    bi, ti = np.meshgrid(np.arange(B), np.arange(T), indexing="ij")
-    pvy = pv[bi, ti, targets]
+    pvy = ev[np.arange(len(ys)), ys] / zv
     prob = pgen * pvy + (1 - pgen) * c
     n = max(float(mask.sum()), 1.0)
-    loss = float(-(mask * np.log(np.maximum(prob, 1e-30))).sum() / n)
-    return loss, (idx, targets, mask, n, layers, hf, cf, pv, pgen, alpha, A, E, c, pvy, prob, bi, ti)
+    loss = float(-(ws * np.log(np.maximum(prob, 1e-30))).sum() / n)
+    return loss, (idx, (bs, ts, ys, ws), n, layers, hs, cf, (ev, zv), pgen, alpha, Pc, E, c, pvy, prob)
 
 
 def backward(p: dict, cfg: dict, cache) -> dict:
-    """Gradients of the loss with respect to every parameter (hand-written chain rule)."""
-    idx, targets, mask, n, layers, hf, cf, pv, pgen, alpha, A, E, c, pvy, prob, bi, ti = cache
+    """Gradients of the loss with respect to every parameter (hand-written chain rule); it reuses the
+    cache's buffers, so call it once per forward."""
+    idx, (bs, ts, ys, ws), n, layers, hs, cf, (ev, zv), pgen, alpha, Pc, E, c, pvy, prob = cache
     B, T = idx.shape
     H = cfg["n_head"]
-    d = hf.shape[-1]
+    d = hs.shape[-1]
     dh = d // H
     g = {}
-    gq = -mask / (n * np.maximum(prob, 1e-30))  # dL/dprob
+    gq = -ws / (n * np.maximum(prob, 1e-30))  # dL/dprob at the counted positions
     # the gate
     dzg = gq * (pvy - c) * pgen * (1 - pgen)
-    g["gen_w"] = hf.reshape(-1, d).T @ dzg.reshape(-1)
-    g["gen_b"] = np.array([dzg.sum()], dtype=hf.dtype)
+    g["gen_w"] = hs.T @ dzg
+    g["gen_b"] = dzg.sum(keepdims=True)
     # the vocabulary softmax: d prob / d logit_k = pgen * pvy * (onehot_y - pv)_k
     w = gq * pgen * pvy
-    dlogits = -pv * w[..., None]
-    dlogits[bi, ti, targets] += w
+    dlogits = ev  # the forward's buffer, no longer needed: backward runs once per forward
+    dlogits *= (-w / zv)[:, None]
+    dlogits[np.arange(len(ys)), ys] += w
     # the copy attention and its head mixture
-    dA = (gq * (1 - pgen))[..., None] * E
-    dalpha = np.einsum("bts,bhts->bth", dA, layers[-1][5])
+    dA = (gq * (1 - pgen))[:, None] * E
+    dalpha = np.einsum("ns,nhs->nh", dA, Pc)
     dzm = alpha * (dalpha - (alpha * dalpha).sum(-1, keepdims=True))
-    g["mix_w"] = hf.reshape(-1, d).T @ dzm.reshape(-1, H)
-    g["mix_b"] = dzm.reshape(-1, H).sum(0)
-    dP_copy = alpha.transpose(0, 2, 1)[..., None] * dA[:, None]  # (B, H, T, T)
-    dhf = dlogits @ p["wte"] + dzg[..., None] * p["gen_w"] + dzm @ p["mix_w"].T
-    g["wte"] = dlogits.reshape(-1, dlogits.shape[-1]).T @ hf.reshape(-1, d)
+    g["mix_w"] = hs.T @ dzm
+    g["mix_b"] = dzm.sum(0)
+    dP_copy = alpha[:, :, None] * dA[:, None, :]  # (N, H, T), added to the last layer's dP below
+    dhf = np.zeros(cf[0].shape, hs.dtype)
+    dhf[bs, ts] = dlogits @ p["wte"] + dzg[:, None] * p["gen_w"] + dzm @ p["mix_w"].T
+    g["wte"] = dlogits.T @ hs
     dx, g["lnf_g"], g["lnf_b"] = _ln_back(dhf, cf)
     for l in reversed(range(cfg["n_layer"])):
         h, c1, q, k, v, P, o, h2, c2, u, f, t = layers[l]
@@ -267,9 +318,12 @@ def backward(p: dict, cfg: dict, cache) -> dict:
         do = (dx @ p[f"{l}.proj_w"].T).reshape(B, T, H, dh).transpose(0, 2, 1, 3)
         dP = do @ v.transpose(0, 1, 3, 2)
         if l == cfg["n_layer"] - 1:
-            dP = dP + dP_copy
+            dP[bs, :, ts] += dP_copy
         dv = P.transpose(0, 1, 3, 2) @ do
-        ds = P * (dP - (dP * P).sum(-1, keepdims=True)) * (1.0 / math.sqrt(dh))
+        ds = dP
+        ds -= (dP * P).sum(-1, keepdims=True)
+        ds *= P
+        ds *= 1.0 / math.sqrt(dh)
         dq, dk = ds @ k, ds.transpose(0, 1, 3, 2) @ q
         dqkv = np.concatenate([a.transpose(0, 2, 1, 3).reshape(B, T, d) for a in (dq, dk, dv)], axis=-1)
         g[f"{l}.attn_w"] = h.reshape(-1, d).T @ dqkv.reshape(-1, 3 * d)
@@ -309,15 +363,24 @@ class AdamW:
         self.t += 1
         c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
         for k, g in grads.items():
-            g = g * scale
             m, v, p = self.m[k], self.v[k], self.params[k]
+            # two scratch arrays per parameter instead of a temporary per operation (same arithmetic)
+            g = g * scale
+            tmp = np.multiply(g, 1 - self.b1)
             m *= self.b1
-            m += (1 - self.b1) * g
+            m += tmp
+            np.multiply(g, 1 - self.b2, out=tmp)
+            tmp *= g
             v *= self.b2
-            v += (1 - self.b2) * g * g
+            v += tmp
             if p.ndim == 2:
                 p *= 1 - lr * self.wd
-            p -= (lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+            den = np.divide(v, c2, out=g)
+            np.sqrt(den, out=den)
+            den += self.eps
+            np.multiply(m, lr / c1, out=tmp)
+            tmp /= den
+            p -= tmp
 
 
 # --------------------------------------------------------------------------- data -> batches
@@ -524,7 +587,7 @@ def _step(p: dict, cfg: dict, idx, pos, key_ok, cache):
         if kv[l] is not None:
             k, v = np.concatenate([kv[l][0], k], 2), np.concatenate([kv[l][1], v], 2)
         new_kv.append((k, v))
-        P = _softmax(q @ k.transpose(0, 1, 3, 2) * (1.0 / math.sqrt(dh)) + bias)
+        P = _scores(q, k, bias)
         x = x + (P @ v).transpose(0, 2, 1, 3).reshape(B, T, d) @ p[f"{l}.proj_w"] + p[f"{l}.proj_b"]
         h2, _ = _ln(x, p[f"{l}.ln2_g"], p[f"{l}.ln2_b"])
         x = x + _gelu(h2 @ p[f"{l}.fc_w"] + p[f"{l}.fc_b"])[0] @ p[f"{l}.fc2_w"] + p[f"{l}.fc2_b"]
@@ -534,24 +597,28 @@ def _step(p: dict, cfg: dict, idx, pos, key_ok, cache):
     pgen = 1.0 / (1.0 + np.exp(-(hf @ p["gen_w"] + p["gen_b"])))
     alpha = _softmax(hf @ p["mix_w"] + p["mix_b"])
     a = np.einsum("bh,bhs->bs", alpha, P_last)
-    pc = np.zeros_like(pv)
-    for b in range(B):
-        pc[b] = np.bincount(ctx_ids[b], weights=a[b], minlength=pv.shape[1])
-    return pgen[:, None] * pv + (1 - pgen[:, None]) * pc, (new_kv, ctx_ids)
+    V = pv.shape[1]
+    # the copy distribution: each context token's attention summed onto its id, all rows in one bincount
+    pc = np.bincount((ctx_ids + V * np.arange(B)[:, None]).ravel(), weights=a.ravel(), minlength=B * V)
+    return pgen[:, None] * pv + (1 - pgen[:, None]) * pc.reshape(B, V).astype(pv.dtype), (new_kv, ctx_ids)
 
 
 def _pick(prob: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> np.ndarray:
     """Next token per row: greedy at temperature 0, else sampled from the tempered nucleus."""
     if temperature <= 0:
         return prob.argmax(-1)
-    out = np.empty(len(prob), np.int64)
-    for b, row in enumerate(prob):
-        w = np.power(np.maximum(row, 1e-30), 1.0 / temperature)
-        w /= w.sum()
-        order = np.argsort(-w, kind="stable")
-        keep = order[: int(np.searchsorted(np.cumsum(w[order]), top_p) + 1)]
-        out[b] = keep[rng.choice(len(keep), p=w[keep] / w[keep].sum())]
-    return out
+    w = np.power(np.maximum(prob, 1e-30), 1.0 / temperature)
+    w /= w.sum(-1, keepdims=True)
+    order = np.argsort(-w, axis=-1, kind="stable")
+    ws = np.take_along_axis(w, order, -1)  # each row's probabilities, largest first
+    # the nucleus: the largest tokens up to and including the first whose cumulative probability reaches top_p
+    cum = np.cumsum(ws, -1)
+    ws[:, 1:][cum[:, :-1] >= top_p] = 0
+    # inverse-CDF sampling, one uniform draw per row (as Generator.choice draws them)
+    cdf = np.cumsum(ws / ws.sum(-1, keepdims=True), -1, dtype=np.float64)
+    cdf /= cdf[:, -1:]
+    pick = (cdf <= rng.random(len(prob))[:, None]).sum(-1)
+    return order[np.arange(len(prob)), pick]
 
 
 def generate_batch(model: Model, prompts: list[str], *, max_new_tokens: int = 32, temperature: float = 0.0,
@@ -563,27 +630,23 @@ def generate_batch(model: Model, prompts: list[str], *, max_new_tokens: int = 32
     lens = np.array([len(e) for e in enc])
     L = int(lens.max())
     pad = L - lens
-    idx = np.full((len(enc), L), EOS, np.int64)
-    for j, e in enumerate(enc):
-        idx[j, pad[j]:] = e
     key_ok = np.arange(L)[None, :] >= pad[:, None]
+    idx = np.full((len(enc), L), EOS, np.int64)
+    idx[key_ok] = np.concatenate(enc)  # row by row, each prompt right-aligned
     pos = np.clip(np.arange(L)[None, :] - pad[:, None], 0, None)
     prob, cache = _step(p, cfg, idx, pos, key_ok, None)
     done = np.zeros(len(enc), bool)
-    out = [[] for _ in enc]
+    out = np.zeros((len(enc), max_new_tokens), np.int64)
+    kept = np.zeros((len(enc), max_new_tokens), bool)  # a row's tokens until its <eos> or the context limit
     for s in range(max_new_tokens):
         nxt = _pick(prob, temperature, top_p, rng)
-        for j in range(len(enc)):
-            if not done[j]:
-                if nxt[j] == EOS or lens[j] + s >= cfg["context"]:
-                    done[j] = True
-                else:
-                    out[j].append(int(nxt[j]))
+        done |= (nxt == EOS) | (lens + s >= cfg["context"])
+        out[:, s], kept[:, s] = nxt, ~done
         if done.all() or s == max_new_tokens - 1:
             break
         key_ok = np.concatenate([key_ok, np.ones((len(enc), 1), bool)], 1)
         prob, cache = _step(p, cfg, nxt[:, None], np.minimum(lens + s, cfg["context"] - 1)[:, None], key_ok, cache)
-    return [tok.decode(o) for o in out]
+    return [tok.decode(o[k].tolist()) for o, k in zip(out, kept)]
 
 
 def generate(model: Model, prompt: str, *, max_new_tokens: int = 32, temperature: float = 0.0,

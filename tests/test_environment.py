@@ -1,6 +1,12 @@
-"""The two ways to install the lab (pip via pyproject.toml, conda via environment.yml) must not drift."""
+"""The lab's environment: the two ways to install it (pip via pyproject.toml, conda via environment.yml) must
+not drift, and importing helpers pins the BLAS to one thread however the kernel started."""
+import json
+import os
+import subprocess
+import sys
 import tomllib
 
+import pytest
 import yaml
 
 from helpers.paths import ROOT
@@ -31,3 +37,19 @@ def test_environment_yml_matches_pyproject():
 
 def test_environment_yml_installs_the_lab_package():
     assert "-e ." in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"][-1]["pip"]
+
+
+def test_importing_helpers_pins_a_blas_that_is_already_loaded():
+    # as in a `make lab` kernel: no thread variables set, numpy imported before helpers
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    code = ("import json, numpy, threadpoolctl\n"
+            "before = [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']\n"
+            "import helpers\n"
+            "after = [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']\n"
+            "print(json.dumps([before, after]))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    before, after = json.loads(out.stdout)
+    if not before:
+        pytest.skip("threadpoolctl sees no BLAS in this numpy build (e.g. Apple Accelerate)")
+    print(f"BLAS threads before importing helpers: {before}; after: {after}")
+    assert after == [1] * len(before)

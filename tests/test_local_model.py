@@ -65,6 +65,44 @@ def test_every_gradient_matches_finite_differences_including_lora_and_copy_head(
     assert max(worst.values()) < 1e-4, {k: v for k, v in worst.items() if v >= 1e-4}
 
 
+def test_heads_at_counted_positions_only_give_the_full_path_loss_and_gradients():
+    rng = np.random.default_rng(2)
+    cfg = {"vocab_size": 23, "d_model": 16, "n_layer": 2, "n_head": 4, "context": 10}
+    p = {k: v + rng.normal(0, 0.3, v.shape) for k, v in lm.init_params(cfg, rng, np.float64).items()}
+    x, y = rng.integers(0, 23, (3, 9)), rng.integers(0, 23, (3, 9))
+    y[:, 5] = x[:, 2]  # copyable targets
+    mask = (rng.random((3, 9)) > 0.6).astype(np.float64)
+    mask[1] = 0  # a row with nothing to learn (a fully masked prompt)
+    loss, cache = lm.forward(p, cfg, x, y, mask)
+    full_loss, full_cache = lm.forward(p, cfg, x, y, mask, all_positions=True)
+    assert len(cache[1][0]) == int(mask.sum()) < len(full_cache[1][0]) == mask.size
+    g, full = lm.backward(p, cfg, cache), lm.backward(p, cfg, full_cache)
+    assert loss == pytest.approx(full_loss, rel=1e-12)
+    assert set(g) == set(full) == set(p)
+    for k in p:
+        np.testing.assert_allclose(g[k], full[k], rtol=1e-10, atol=1e-13, err_msg=k)
+
+
+def test_training_and_generation_stay_float32():
+    m = tiny_model()
+    x, y, mask = lm._batch(lm._pack_each(lm._encode_pairs(m, PAIRS)), range(len(PAIRS)), np.float32)
+    loss, cache = lm.forward(m.params, m.config, x, y, mask)
+    arrays = [a for a in _leaves(cache) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    assert arrays and {a.dtype for a in arrays} == {np.dtype(np.float32)}
+    assert {g.dtype for g in lm.backward(m.params, m.config, cache).values()} == {np.dtype(np.float32)}
+    T = x.shape[1]
+    prob, (kv, _) = lm._step(m.params, m.config, x, np.tile(np.arange(T), (len(x), 1)), np.ones(x.shape, bool), None)
+    assert prob.dtype == np.float32 and {a.dtype for layer in kv for a in layer} == {np.dtype(np.float32)}
+
+
+def _leaves(tree):
+    if isinstance(tree, (tuple, list)):
+        for t in tree:
+            yield from _leaves(t)
+    else:
+        yield tree
+
+
 # --------------------------------------------------------------------------- training
 def test_same_seed_gives_bit_identical_losses_and_weights():
     a = lm.finetune(tiny_model(), PAIRS, epochs=2, batch_size=4, learning_rate=1e-2, seed=3, progress=False)
@@ -130,6 +168,26 @@ def test_batched_generation_equals_one_by_one_and_sampling_is_seeded():
     s1 = lm.generate(m, "the", temperature=1.5, seed=1, max_new_tokens=8)
     assert s1 == lm.generate(m, "the", temperature=1.5, seed=1, max_new_tokens=8)
     assert lm.count_tokens(m, "the cat sat") == 3
+
+
+def _pick_row_by_row(prob, temperature, top_p, rng):
+    """The nucleus sampler written plainly, one row at a time: the reference for the batched lm._pick."""
+    out = []
+    for row in prob:
+        w = np.power(np.maximum(row, 1e-30), 1.0 / temperature)
+        w /= w.sum()
+        order = np.argsort(-w, kind="stable")
+        keep = order[: int(np.searchsorted(np.cumsum(w[order]), top_p) + 1)]
+        out.append(keep[rng.choice(len(keep), p=w[keep] / w[keep].sum())])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("temperature, top_p", [(1.0, 1.0), (0.7, 0.9), (2.0, 0.3), (0.2, 0.05)])
+def test_batched_sampling_picks_what_row_by_row_sampling_picks(temperature, top_p):
+    prob = np.random.default_rng(0).dirichlet(np.full(40, 0.3), 300).astype(np.float32)
+    picked = lm._pick(prob, temperature, top_p, np.random.default_rng(7))
+    assert np.array_equal(picked, _pick_row_by_row(prob, temperature, top_p, np.random.default_rng(7)))
+    assert np.array_equal(lm._pick(prob, 0.0, top_p, None), prob.argmax(-1))
 
 
 def test_tokenizer_round_trips_text_and_counts_unknown_words_leniently():
