@@ -88,7 +88,7 @@ def check_live_account(session=None) -> str:
                         "~/.aws/credentials, AWS_PROFILE, SSO or an instance role). Run `aws configure` (or "
                         f"`aws sso login --profile NAME` and set AWS_PROFILE=NAME), {stay}.")
     if not session.region_name:
-        raise ModeError(f"live mode needs a Region and none is set: export AWS_REGION={LAB_REGIONS[0]} (the lab's "
+        raise ModeError(f"live mode needs a Region and none is set: export AWS_DEFAULT_REGION={LAB_REGIONS[0]} (the lab's "
                         f"Regions are {', '.join(LAB_REGIONS)}) or set `region` in your AWS profile, {stay}.")
     return session.region_name
 

@@ -11,6 +11,7 @@ gate. Without it a model this small never learns to read a passage in its prompt
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -649,8 +650,8 @@ def save(model: Model, path, *, replace: bool = True) -> Path:
             try:
                 os.rename(tmp, path)  # atomic; fails if another writer's model is already there
                 return path
-            except OSError:
-                if not path.is_dir():
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                     raise
             if not replace:
                 return path

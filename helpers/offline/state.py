@@ -24,6 +24,7 @@ from typing import Iterator
 
 from helpers.paths import state_dir
 
+HEADER = b"SQLite format 3\x00"
 KINDS = ("jobs", "models", "throughputs", "deployments", "tags", "tokens")
 EMPTY = {kind: {} for kind in KINDS}
 SCHEMA = "CREATE TABLE IF NOT EXISTS resources (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, " \
@@ -85,6 +86,7 @@ class Store:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 conn = self._connect()
+                self._check_header()  # cheap, and catches a file overwritten under an open connection
                 self.query(conn, "BEGIN IMMEDIATE")
                 try:
                     doc = Document(self, conn)
@@ -107,8 +109,8 @@ class Store:
         """The process's connection (opened, checked and migrated once, under the file lock)."""
         if self._conn is not None and self._conn_pid == os.getpid():
             return self._conn
-        if self.path.exists() and self.path.stat().st_size == 0:
-            raise self.corrupt("the file is empty (0 bytes): it was truncated")
+        if self.path.exists():
+            self._check_header()
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
         except sqlite3.Error as exc:
@@ -121,6 +123,21 @@ class Store:
         self._import_json(conn)
         self._conn, self._conn_pid = conn, os.getpid()
         return conn
+
+    def _check_header(self) -> None:
+        with open(self.path, "rb") as f:
+            head = f.read(len(HEADER))
+        if not head:
+            raise self.corrupt("the file is empty (0 bytes): it was truncated")
+        if head != HEADER:
+            raise self.corrupt("it does not start like an SQLite database: it was overwritten or is not the lab's")
+
+    def close(self) -> None:
+        """Close this process's connection (the next transaction opens it again)."""
+        with self._mutex:
+            if self._conn is not None and self._conn_pid == os.getpid():
+                self._conn.close()
+            self._conn = None
 
     def query(self, conn: sqlite3.Connection, sql: str, args: tuple = ()) -> list:
         """Run one statement; a damaged file raises StateError instead of sqlite3's own error."""
