@@ -82,7 +82,8 @@ def routes_here(client) -> bool:
         return True
     emitter = getattr(meta.events, "_emitter", meta.events)  # clients wrap their emitter in an EventAliaser
     service = meta.service_model.service_id.hyphenize()
-    handlers = emitter._handlers.prefix_search(f"before-send.{service}.AnyOperation")
+    trie = getattr(emitter, "_handlers", None)  # botocore's registry of handlers; absent: not ours to trust
+    handlers = trie.prefix_search(f"before-send.{service}.AnyOperation") if trie is not None else []
     return any(isinstance(h, Hook) and h.enabled for h in handlers)
 
 

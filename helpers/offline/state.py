@@ -189,8 +189,12 @@ class Store:
                 token = uuid.uuid4().hex
                 folder = self.root / "workers"
                 folder.mkdir(exist_ok=True)
-                handle = open(folder / f"{token}.lock", "a+")
+                for other in folder.glob("*.lock"):  # tokens of processes that have gone
+                    self.worker_alive(other.stem)
+                # locked before it gets its name, so no one ever sees it unlocked while this process lives
+                handle = open(folder / f".{token}.new", "a+")
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.rename(folder / f".{token}.new", folder / f"{token}.lock")
                 held = _TOKENS[(os.getpid(), self.root)] = (token, handle)
             return held[0]
 
