@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import marshal
 import os
 import shutil
 import sqlite3
@@ -46,21 +47,23 @@ class Document(dict):
         if kind not in KINDS:
             raise KeyError(kind)
         rows = self._store.query(self._conn, "SELECT key, value FROM resources WHERE kind = ?", (kind,))
-        self._read[kind] = dict(rows)
-        values = {}
+        values, before = {}, {}
         for key, text in rows:
             try:
                 values[key] = json.loads(text)
+                before[key] = marshal.dumps(values[key])  # a fast fingerprint: the same bytes unless changed
             except ValueError as exc:
                 raise self._store.corrupt(f"the {kind} entry {key!r} is not valid JSON ({exc})") from None
+        self._read[kind] = before
         self[kind] = values
         return values
 
     def write_back(self) -> None:
         """Write the rows this transaction added, changed or deleted."""
         for kind, before in self._read.items():
-            after = {key: json.dumps(value, sort_keys=True) for key, value in self[kind].items()}
-            changed = [(kind, key, text) for key, text in after.items() if before.get(key) != text]
+            after = self[kind]
+            changed = [(kind, key, json.dumps(value, sort_keys=True)) for key, value in after.items()
+                       if key not in before or before[key] != marshal.dumps(value)]
             gone = [(kind, key) for key in before if key not in after]
             if changed:
                 self._conn.executemany("INSERT OR REPLACE INTO resources VALUES (?, ?, ?)", changed)
