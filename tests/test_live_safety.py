@@ -633,11 +633,16 @@ def test_a_corrupt_row_and_an_old_json_state_are_named(tmp_path):
         conn.execute("UPDATE resources SET value = '{broken' WHERE key = 'arn:x1'")
     with pytest.raises(StateError, match=r"the tags entry 'arn:x1' is not valid JSON"):
         read_all(Store(tmp_path))
+    with sqlite3.connect(tmp_path / "bedrock.sqlite3") as conn:
+        conn.execute("UPDATE resources SET value = '\"a string\"' WHERE key = 'arn:x1'")
+    with pytest.raises(StateError, match=r"the tags entry 'arn:x1' is not a JSON array"):
+        read_all(Store(tmp_path))
     legacy = tmp_path / "old"
     legacy.mkdir()
-    (legacy / "bedrock.json").write_text('{"jobs": [1, 2]')
-    with pytest.raises(StateError, match=r"old/bedrock.json cannot be read: it is not the lab's JSON state"):
-        read_all(Store(legacy))
+    for broken in ('{"jobs": [1, 2]', '{"jobs": [1, 2]}', '{"jobs": {"arn:j": "InProgress"}}', '[]'):
+        (legacy / "bedrock.json").write_text(broken)
+        with pytest.raises(StateError, match=r"old/bedrock.json cannot be read: it is not the lab's JSON state"):
+            read_all(Store(legacy))
     (legacy / "bedrock.json").write_text(json.dumps({"jobs": {}, "tags": {"arn:kept": []}}))
     with Store(legacy).transaction() as doc:
         assert doc["tags"] == {"arn:kept": []}  # an earlier version's state is imported, once

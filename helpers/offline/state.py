@@ -26,10 +26,14 @@ from typing import Iterator
 from helpers.paths import state_dir
 
 HEADER = b"SQLite format 3\x00"
-KINDS = ("jobs", "models", "throughputs", "deployments", "tags", "tokens")
+SHAPES = {"jobs": dict, "models": dict, "throughputs": dict, "deployments": dict, "tags": list, "tokens": str}
+KINDS = tuple(SHAPES)
 EMPTY = {kind: {} for kind in KINDS}
 SCHEMA = "CREATE TABLE IF NOT EXISTS resources (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, " \
          "PRIMARY KEY (kind, key)) WITHOUT ROWID"
+
+
+_JSON_NAME = {dict: "object", list: "array", str: "string"}
 
 
 class StateError(RuntimeError):
@@ -51,9 +55,11 @@ class Document(dict):
         for key, text in rows:
             try:
                 values[key] = json.loads(text)
-                before[key] = marshal.dumps(values[key])  # a fast fingerprint: the same bytes unless changed
             except ValueError as exc:
                 raise self._store.corrupt(f"the {kind} entry {key!r} is not valid JSON ({exc})") from None
+            if not isinstance(values[key], SHAPES[kind]):
+                raise self._store.corrupt(f"the {kind} entry {key!r} is not a JSON {_JSON_NAME[SHAPES[kind]]}")
+            before[key] = marshal.dumps(values[key])  # a fast fingerprint: the same bytes unless changed
         self._read[kind] = before
         self[kind] = values
         return values
@@ -171,8 +177,10 @@ class Store:
             return
         try:
             doc = json.loads(legacy.read_text(encoding="utf-8"))
-            if not isinstance(doc, dict) or not all(isinstance(doc.get(k, {}), dict) for k in KINDS):
-                raise ValueError(f"expected an object with the members {', '.join(KINDS)}")
+            if not isinstance(doc, dict) or not all(isinstance(doc.get(k, {}), dict) and all(
+                    isinstance(v, shape) for v in doc.get(k, {}).values()) for k, shape in SHAPES.items()):
+                raise ValueError("expected an object whose members " + ", ".join(
+                    f"{k} (an object of {_JSON_NAME[shape]}s)" for k, shape in SHAPES.items()))
         except (ValueError, UnicodeDecodeError) as exc:
             raise self.corrupt(f"it is not the lab's JSON state ({exc})", legacy) from None
         rows = [(kind, key, json.dumps(value, sort_keys=True)) for kind in KINDS
