@@ -482,6 +482,29 @@ def test_malformed_bodies_and_bad_tokens_over_http(tmp_path):
         srv.moto.stop()
 
 
+def test_raw_requests_of_the_wrong_shape_get_a_400_not_a_500(tmp_path):
+    import http.client
+    srv, _ = server.serve(0, emulator=Emulator(Store(tmp_path / "state")))
+    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/bedrock/aws4_request, "
+                               "SignedHeaders=host, Signature=0", "Content-Type": "application/json"}
+    try:
+        for method, path, body, code in [
+                ("GET", "/model-customization-jobs?maxResults=ten", None, "SerializationException"),
+                ("POST", "/model/amazon.nova-micro-v1:0/converse", {"messages": "hello"}, "ValidationException"),
+                ("POST", "/model/amazon.nova-micro-v1:0/converse", {"messages": [{"role": "user", "content": "hi"}]},
+                 "ValidationException")]:
+            conn = http.client.HTTPConnection("127.0.0.1", srv.server_port, timeout=30)
+            conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=signed)
+            answer = conn.getresponse()
+            payload = json.loads(answer.read())
+            conn.close()
+            assert answer.status == 400, (path, payload)
+            assert answer.getheader("x-amzn-ErrorType").startswith(code + ":") and payload["message"]
+    finally:
+        srv.shutdown()
+        srv.moto.stop()
+
+
 def test_bad_next_token_in_process(account):
     bedrock, _ = clients()
     for operation in ("list_model_customization_jobs", "list_custom_models", "list_provisioned_model_throughputs",

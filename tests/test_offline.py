@@ -210,7 +210,8 @@ def test_hyperparameters_are_strings_in_the_documented_range(account, lab_env):
                                                "https://bedrock.us-east-1.amazonaws.com/model-customization-jobs",
                                                {}, body.encode())
     assert status == 400 and headers["x-amzn-ErrorType"].startswith("ValidationException:")
-    assert json.loads(payload)["message"] == "Hyperparameter epochCount must be a string, got 2."
+    assert json.loads(payload)["message"] == ("1 validation error detected: Value '2' at 'hyperParameters.epochCount' "
+                                              "failed to satisfy constraint: Member must be of type string")
 
 
 def test_missing_training_object_role_and_bucket_checks(account):

@@ -89,7 +89,10 @@ class Emulator:
             return codec.error("ValidationException",
                                f"The offline lab does not emulate {service}.{op.name}; use live mode for it.", 400)
         try:
-            params = codec.decode(op, url, headers, body or b"", path_params)
+            try:
+                params = codec.decode(op, url, headers, body or b"", path_params)
+            except (ValueError, TypeError, KeyError) as exc:  # e.g. ?maxResults=ten, a list where a map goes
+                raise AwsError("SerializationException", f"The request could not be read: {exc}.") from None
             codec.validate(op, params)
             result = handler(region_of(url, headers), **params) or {}
             codec.check_output(op, _public(result))
