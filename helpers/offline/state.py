@@ -71,10 +71,12 @@ class Document(dict):
             changed = [(kind, key, json.dumps(value, sort_keys=True)) for key, value in after.items()
                        if key not in before or before[key] != marshal.dumps(value)]
             gone = [(kind, key) for key in before if key not in after]
-            if changed:
+            try:
                 self._conn.executemany("INSERT OR REPLACE INTO resources VALUES (?, ?, ?)", changed)
-            if gone:
                 self._conn.executemany("DELETE FROM resources WHERE kind = ? AND key = ?", gone)
+            except sqlite3.Error as exc:
+                raise StateError(f"The offline account's state file {self._store.path} could not be written: "
+                                 f"{exc}.") from None
 
 
 class Store:
@@ -101,7 +103,7 @@ class Store:
                     doc = Document(self, conn)
                     yield doc
                     doc.write_back()
-                    conn.execute("COMMIT")
+                    self.query(conn, "COMMIT")
                 except BaseException:
                     with contextlib.suppress(sqlite3.Error):
                         conn.rollback()
@@ -124,12 +126,16 @@ class Store:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
         except sqlite3.Error as exc:
             raise self.corrupt(f"it cannot be opened ({exc})") from None
-        self.query(conn, "PRAGMA journal_mode=WAL")
-        self.query(conn, "PRAGMA synchronous=NORMAL")
-        self.query(conn, SCHEMA)
-        if self.query(conn, "PRAGMA quick_check")[0][0] != "ok":
-            raise self.corrupt("SQLite's integrity check failed")
-        self._import_json(conn)
+        try:
+            self.query(conn, "PRAGMA journal_mode=WAL")
+            self.query(conn, "PRAGMA synchronous=NORMAL")
+            self.query(conn, SCHEMA)
+            if self.query(conn, "PRAGMA quick_check")[0][0] != "ok":
+                raise self.corrupt("SQLite's integrity check failed")
+            self._import_json(conn)
+        except StateError:
+            conn.close()
+            raise
         self._conn, self._conn_pid = conn, os.getpid()
         return conn
 
@@ -152,9 +158,9 @@ class Store:
         """Run one statement; a damaged file raises StateError instead of sqlite3's own error."""
         try:
             return conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:  # disk full, a read-only folder...: the file itself is fine
+            raise StateError(f"The offline account's state file {self.path} cannot be used: {exc}.") from None
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise
             raise self.corrupt(f"SQLite cannot read it ({exc})") from None
 
     def corrupt(self, what: str, path: Path | None = None) -> StateError:
