@@ -183,7 +183,7 @@ def wait_for(resource: str, *, kind: str | None = None, client=None, poll_second
     if kind not in TERMINAL:
         raise ValueError(f"kind must be one of {', '.join(TERMINAL)}, not {kind!r}")
     client = client or boto3.client("bedrock")
-    live = current_mode() == "live"
+    live = (current_mode() or choose_mode()) == "live"  # LAB_AWS_MODE=live before activate(): poll as live
     poll = POLL_SECONDS["live" if live else "offline"] if poll_seconds is None else poll_seconds
     timeout = (6 * 3600 if live else 600) if timeout_seconds is None else timeout_seconds
     name = resource.rsplit("/", 1)[-1]
