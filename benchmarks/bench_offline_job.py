@@ -16,8 +16,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> int:
-    scratch = Path(tempfile.mkdtemp(prefix="bench-offline-"))
-    os.environ.update(LAB_STATE_DIR=str(scratch / "state"), LAB_CACHE_DIR=str(scratch / "cache"))
+    with tempfile.TemporaryDirectory(prefix="bench-offline-") as scratch:  # removed when the run ends
+        os.environ.update(LAB_STATE_DIR=str(Path(scratch) / "state"), LAB_CACHE_DIR=str(Path(scratch) / "cache"))
+        return measure()
+
+
+def measure() -> int:
     import boto3
 
     from helpers import aws, corpus, formats

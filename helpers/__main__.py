@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # subcommand -> ("module:function", one-line help). Each function takes the remaining arguments and
@@ -32,7 +33,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown subcommand {argv[0]!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module_name, func_name = COMMANDS[argv[0]][0].split(":")
-    return int(getattr(importlib.import_module(module_name), func_name)(argv[1:]) or 0)
+    try:
+        code = int(getattr(importlib.import_module(module_name), func_name)(argv[1:]) or 0)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`... | head -1`): not an error of the lab's; stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's code for a command whose output pipe was closed
+    return code
 
 
 if __name__ == "__main__":

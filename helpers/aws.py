@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from helpers.costs import Estimate, estimate_cost
@@ -70,8 +71,31 @@ def _start_offline() -> None:
     offline.install()
 
 
+def check_live_account(session=None) -> str:
+    """Return the Region live mode will use, after checking (locally, no network) that credentials and a Region
+    are configured; raise ModeError saying what to set otherwise."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    stay = f"or unset {MODE_VARIABLE} to stay offline"
+    try:
+        session = session or boto3.session.Session()
+        credentials = session.get_credentials()
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
+        raise ModeError(f"live mode cannot read your AWS credentials: {exc}. Fix the profile, {stay}.") from None
+    if credentials is None:
+        raise ModeError("live mode needs AWS credentials and none were found (environment variables, "
+                        "~/.aws/credentials, AWS_PROFILE, SSO or an instance role). Run `aws configure` (or "
+                        f"`aws sso login --profile NAME` and set AWS_PROFILE=NAME), {stay}.")
+    if not session.region_name:
+        raise ModeError(f"live mode needs a Region and none is set: export AWS_DEFAULT_REGION={LAB_REGIONS[0]} (the lab's "
+                        f"Regions are {', '.join(LAB_REGIONS)}) or set `region` in your AWS profile, {stay}.")
+    return session.region_name
+
+
 def activate(mode: str | None = None) -> str:
-    """Decide the AWS mode once for this process, print what it means, and return it."""
+    """Decide the AWS mode once for this process, print what it means, and return it. Live mode is refused
+    (ModeError) when no credentials or no Region are configured, before anything is called."""
     global _mode
     chosen = choose_mode(mode)
     if _mode is not None:
@@ -82,6 +106,8 @@ def activate(mode: str | None = None) -> str:
         return _mode
     if chosen == "offline":
         _start_offline()
+    else:
+        check_live_account()
     _mode = chosen
     print(BANNERS[chosen])
     return chosen
@@ -105,6 +131,10 @@ POLL_SECONDS = {"offline": 0.25, "live": 60.0}
 
 class NotConfirmed(RuntimeError):
     """A billable create was not confirmed, so nothing was created."""
+
+
+class NotOffline(RuntimeError):
+    """Offline mode, but the client given would reach real AWS (it was made before activate(), or elsewhere)."""
 
 
 def lab_tags(notebook: str | None = None, style: str = "bedrock") -> list[dict]:
@@ -153,7 +183,7 @@ def wait_for(resource: str, *, kind: str | None = None, client=None, poll_second
     if kind not in TERMINAL:
         raise ValueError(f"kind must be one of {', '.join(TERMINAL)}, not {kind!r}")
     client = client or boto3.client("bedrock")
-    live = current_mode() == "live"
+    live = (current_mode() or choose_mode()) == "live"  # LAB_AWS_MODE=live before activate(): poll as live
     poll = POLL_SECONDS["live" if live else "offline"] if poll_seconds is None else poll_seconds
     timeout = (6 * 3600 if live else 600) if timeout_seconds is None else timeout_seconds
     name = resource.rsplit("/", 1)[-1]
@@ -178,9 +208,11 @@ def wait_for(resource: str, *, kind: str | None = None, client=None, poll_second
 
 
 def confirm(estimate: Estimate, *, ask=input) -> None:
-    """Show the estimate; in live mode create only after the learner types 'yes' (else raise NotConfirmed)."""
+    """Show the estimate; in live mode create only after the learner types 'yes' (else raise NotConfirmed).
+    With no mode chosen yet, it is chosen now, by the same rules as activate()."""
+    mode = current_mode() or activate()
     print(estimate)
-    if current_mode() != "live":
+    if mode != "live":
         print("offline: nothing is billed")
         return
     answer = ask("This creates a billable AWS resource. Type yes to go ahead: ")
@@ -188,10 +220,57 @@ def confirm(estimate: Estimate, *, ask=input) -> None:
         raise NotConfirmed(f"not created: {estimate.what} (answer was {answer!r}, not 'yes')")
 
 
+def check_client(client) -> None:
+    """In offline mode, refuse a client that is not routed to the offline account (NotOffline); choose the mode
+    first if nothing chose it yet."""
+    from helpers.offline.hook import routes_here
+
+    if (current_mode() or activate()) == "offline" and not routes_here(client):
+        endpoint = getattr(getattr(client, "meta", None), "endpoint_url", "an unknown endpoint")
+        raise NotOffline(f"the lab runs offline, but this client would send the request to {endpoint} (real AWS): "
+                         "it was made before aws.activate() or outside the lab. Nothing was sent. Create clients "
+                         "after aws.activate(), e.g. bedrock = boto3.client('bedrock', region_name=REGION).")
+
+
+def _base_model_id(identifier: str) -> str:
+    """The foundation model id of a base model id/ARN, or of a custom model's ARN (.../custom-model/FM_ID/ID)."""
+    from helpers.offline import catalog
+    if ":custom-model/" in identifier:
+        return identifier.split(":custom-model/", 1)[1].rsplit("/", 1)[0]
+    return catalog.model_id_of(identifier)
+
+
+def check_job_request(client, params: dict) -> int:
+    """Check a job's hyperParameters locally with the offline account's rules (data/bedrock/hyperparameters.csv)
+    and return the epochs it will run: the one given, else the model's default. A broken rule raises the client's
+    own ValidationException before anything is priced, asked or sent."""
+    from botocore.exceptions import ClientError
+
+    from helpers.offline import AwsError, catalog, training
+
+    given = params.get("hyperParameters") or {}
+    fm = catalog.foundation_models().get(_base_model_id(params.get("baseModelIdentifier", "")))
+    if fm is None or not fm.customizations:  # not in the lab's catalog: Bedrock itself decides
+        if "epochCount" not in given:
+            raise ValueError(f"{params.get('baseModelIdentifier')!r} is not in the lab's catalog, so its default "
+                             "epochCount is unknown: pass hyperParameters={'epochCount': ...} to price the job")
+        return int(given["epochCount"])
+    try:
+        return int(training.check_hyperparameters(fm, given)["epochCount"])
+    except AwsError as err:
+        modelled = getattr(getattr(client, "exceptions", None), err.code, None)
+        error_class = modelled if isinstance(modelled, type) and issubclass(modelled, ClientError) else ClientError
+        raise error_class({"Error": {"Code": err.code, "Message": err.message}},
+                          "CreateModelCustomizationJob") from None
+
+
 def create_customization_job(bedrock, *, tokens: int, notebook: str | None = None, ask=input, **params) -> str:
-    """Price, confirm, tag and create a model customization job; return its ARN."""
-    epochs = int((params.get("hyperParameters") or {}).get("epochCount", 1))
-    confirm(estimate_cost("job", params["baseModelIdentifier"], tokens=tokens, epochs=epochs), ask=ask)
+    """Check, price (epochs as given, else the model's default), confirm, tag and create a model customization job;
+    return its ARN."""
+    check_client(bedrock)
+    epochs = check_job_request(bedrock, params)
+    confirm(estimate_cost("job", _base_model_id(params["baseModelIdentifier"]), tokens=tokens, epochs=epochs),
+            ask=ask)
     params["jobTags"] = list(params.get("jobTags", [])) + lab_tags(notebook)
     params["customModelTags"] = list(params.get("customModelTags", [])) + lab_tags(notebook)
     return bedrock.create_model_customization_job(**params)["jobArn"]
@@ -200,6 +279,7 @@ def create_customization_job(bedrock, *, tokens: int, notebook: str | None = Non
 def create_throughput(bedrock, *, base_model_id: str, hours: float = 1.0, notebook: str | None = None, ask=input,
                       **params) -> str:
     """Price (per hour), confirm, tag and create a provisioned throughput; return its ARN."""
+    check_client(bedrock)
     confirm(estimate_cost("throughput", base_model_id, hours=hours, model_units=params.get("modelUnits", 1)), ask=ask)
     params["tags"] = list(params.get("tags", [])) + lab_tags(notebook)
     return bedrock.create_provisioned_model_throughput(**params)["provisionedModelArn"]
@@ -208,6 +288,7 @@ def create_throughput(bedrock, *, base_model_id: str, hours: float = 1.0, notebo
 def create_deployment(bedrock, *, base_model_id: str, tokens: int = 0, notebook: str | None = None, ask=input,
                       **params) -> str:
     """Price, confirm, tag and create an on-demand custom model deployment; return its ARN."""
+    check_client(bedrock)
     confirm(estimate_cost("deployment", base_model_id, tokens=tokens), ask=ask)
     params["tags"] = list(params.get("tags", [])) + lab_tags(notebook)
     return bedrock.create_custom_model_deployment(**params)["customModelDeploymentArn"]
@@ -226,74 +307,116 @@ def _pages(client, operation: str, key: str, **kwargs) -> list[dict]:
 def teardown(regions: tuple[str, ...] = LAB_REGIONS, *, notebook: str | None = None,
              session=None) -> dict[str, list[str]]:
     """Delete what the lab created, throughput first (it bills by the hour), then deployments, custom models,
-    buckets and IAM roles; stop its running jobs. Only resources carrying the lab's tag (and the notebook's, if given) are
-    touched. Returns the names of what was deleted or stopped."""
+    buckets and IAM roles; stop its running jobs. Only resources carrying the lab's tag (and the notebook's, if given)
+    are touched. A failure (e.g. a model still used by someone else's throughput) does not stop the rest: it is
+    listed under "not_deleted" with AWS's reason. Returns the names of what was deleted, stopped or left."""
     import boto3
-
-    def _lab_owned(client, arn: str) -> bool:
-        return _is_lab(client.list_tags_for_resource(resourceARN=arn).get("tags", []), notebook)
 
     session = session or boto3.session.Session()
     done: dict[str, list[str]] = {"throughputs": [], "deployments": [], "custom_models": [], "jobs_stopped": [],
-                                  "buckets": [], "roles": []}
+                                  "buckets": [], "roles": [], "not_deleted": []}
+
+    def attempt(what: str, name: str, action) -> bool:
+        """Run one listing or delete; on an AWS error note what was left and why, and go on."""
+        try:
+            action()
+        except Exception as exc:  # ClientError, EndpointConnectionError...: reported, never a stop
+            done["not_deleted"].append(f"{what} {name}: {_reason(exc)}")
+            return False
+        if what in done:
+            done[what].append(name)
+        return True
+
     for region in regions:
         bedrock = session.client("bedrock", region_name=region)
-        for pt in _pages(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"):
-            if _lab_owned(bedrock, pt["provisionedModelArn"]):
-                bedrock.delete_provisioned_model_throughput(provisionedModelId=pt["provisionedModelArn"])
-                done["throughputs"].append(pt["provisionedModelName"])
-        for dep in _pages(bedrock, "list_custom_model_deployments", "modelDeploymentSummaries"):
-            if _lab_owned(bedrock, dep["customModelDeploymentArn"]):
-                bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=dep["customModelDeploymentArn"])
-                done["deployments"].append(dep["customModelDeploymentName"])
-        for job in _pages(bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries",
-                          statusEquals="InProgress"):
-            if _lab_owned(bedrock, job["jobArn"]):
-                bedrock.stop_model_customization_job(jobIdentifier=job["jobArn"])
-                done["jobs_stopped"].append(job["jobName"])
-        for model in _pages(bedrock, "list_custom_models", "modelSummaries"):
-            if _lab_owned(bedrock, model["modelArn"]):
-                bedrock.delete_custom_model(modelIdentifier=model["modelArn"])
-                done["custom_models"].append(model["modelName"])
+        found: dict[str, list[dict]] = {}
+        for key, operation, field in (("pt", "list_provisioned_model_throughputs", "provisionedModelSummaries"),
+                                      ("dep", "list_custom_model_deployments", "modelDeploymentSummaries"),
+                                      ("job", "list_model_customization_jobs", "modelCustomizationJobSummaries"),
+                                      ("model", "list_custom_models", "modelSummaries")):
+            extra = {"statusEquals": "InProgress"} if key == "job" else {}
+            attempt(f"listing in {region}", operation, lambda: found.__setitem__(
+                key, _pages(bedrock, operation, field, **extra)))
+
+        def lab_owned(arn: str) -> bool:
+            tags: list = []
+            attempt("tags of", arn, lambda: tags.extend(bedrock.list_tags_for_resource(resourceARN=arn)
+                                                        .get("tags", [])))
+            return _is_lab(tags, notebook)
+
+        for pt in found.get("pt", []):
+            if lab_owned(pt["provisionedModelArn"]):
+                attempt("throughputs", pt["provisionedModelName"], lambda: bedrock.delete_provisioned_model_throughput(
+                    provisionedModelId=pt["provisionedModelArn"]))
+        for dep in found.get("dep", []):
+            if lab_owned(dep["customModelDeploymentArn"]):
+                attempt("deployments", dep["customModelDeploymentName"], lambda: bedrock.delete_custom_model_deployment(
+                    customModelDeploymentIdentifier=dep["customModelDeploymentArn"]))
+        for job in found.get("job", []):
+            if lab_owned(job["jobArn"]):
+                attempt("jobs_stopped", job["jobName"],
+                        lambda: bedrock.stop_model_customization_job(jobIdentifier=job["jobArn"]))
+        for model in found.get("model", []):
+            if lab_owned(model["modelArn"]):
+                attempt("custom_models", model["modelName"],
+                        lambda: bedrock.delete_custom_model(modelIdentifier=model["modelArn"]))
     s3 = session.client("s3", region_name=regions[0])
-    for bucket in s3.list_buckets().get("Buckets", []):
+    buckets: list[dict] = []
+    attempt("listing", "buckets", lambda: buckets.extend(s3.list_buckets().get("Buckets", [])))
+    for bucket in buckets:
         try:
             tags = s3.get_bucket_tagging(Bucket=bucket["Name"])["TagSet"]
-        except s3.exceptions.ClientError:  # NoSuchTagSet: not the lab's
+        except Exception:  # NoSuchTagSet: not the lab's
             continue
         if _is_lab(tags, notebook):
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket["Name"]):
-                for obj in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                    s3.delete_object(Bucket=bucket["Name"], Key=obj["Key"], VersionId=obj["VersionId"])
-            s3.delete_bucket(Bucket=bucket["Name"])
-            done["buckets"].append(bucket["Name"])
-    _delete_lab_roles(session.client("iam", region_name=regions[0]), notebook, done)
+            attempt("buckets", bucket["Name"], lambda: _empty_and_delete_bucket(s3, bucket["Name"]))
+    attempt("listing", "roles", lambda: _delete_lab_roles(session.client("iam", region_name=regions[0]), notebook,
+                                                          attempt))
     if current_mode() != "live":
         _forget_offline_jobs(notebook)
     done = {what: sorted(names) for what, names in done.items()}
     for what, names in done.items():
-        print(f"{what.replace('_', ' ')}: {', '.join(names) if names else 'none'}")
+        if what != "not_deleted":
+            print(f"{what.replace('_', ' ')}: {', '.join(names) if names else 'none'}")
+    if done["not_deleted"]:
+        print("could not delete (delete these by hand, or fix the cause and run teardown again):")
+        for line in done["not_deleted"]:
+            print(f"  - {line}")
     return done
 
 
-def _delete_lab_roles(iam, notebook: str | None, done: dict[str, list[str]]) -> None:
+def _reason(exc: Exception) -> str:
+    error = getattr(exc, "response", {}).get("Error", {})
+    return f"{error['Code']}: {error.get('Message', '')}" if error.get("Code") else f"{type(exc).__name__}: {exc}"
+
+
+def _empty_and_delete_bucket(s3, name: str) -> None:
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+        for obj in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=name, Key=obj["Key"], VersionId=obj["VersionId"])
+    s3.delete_bucket(Bucket=name)
+
+
+def _delete_lab_roles(iam, notebook: str | None, attempt) -> None:
     """Delete the lab's IAM roles (free, but a leftover one makes the next run's create_role fail)."""
     marker = None
     while True:
         page = iam.list_roles(**({"Marker": marker} if marker else {}))
         for role in page.get("Roles", []):
             name = role["RoleName"]
-            if not _is_lab(iam.list_role_tags(RoleName=name).get("Tags", []), notebook):
-                continue
-            for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
-                iam.delete_role_policy(RoleName=name, PolicyName=policy)
-            for attached in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
-                iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
-            iam.delete_role(RoleName=name)
-            done["roles"].append(name)
+            if _is_lab(iam.list_role_tags(RoleName=name).get("Tags", []), notebook):
+                attempt("roles", name, lambda: _delete_role(iam, name))
         if not page.get("IsTruncated"):
             return
         marker = page["Marker"]
+
+
+def _delete_role(iam, name: str) -> None:
+    for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    for attached in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
+        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=name)
 
 
 def _forget_offline_jobs(notebook: str | None) -> None:
@@ -309,16 +432,30 @@ def _forget_offline_jobs(notebook: str | None) -> None:
 
 
 def main_teardown(argv: list[str]) -> int:
-    """`python -m helpers teardown [--yes]`: delete everything the lab created (asks first in live mode)."""
+    """`python -m helpers teardown [--yes]`: delete everything the lab created (asks first in live mode).
+    Exit 0: all deleted; 1: something could not be deleted (listed) or the answer was not yes; 2: live mode with
+    no terminal to ask on and no --yes."""
     import argparse
     parser = argparse.ArgumentParser(prog="python -m helpers teardown", description=main_teardown.__doc__)
     parser.add_argument("--yes", action="store_true", help="do not ask before deleting in live mode")
     parser.add_argument("--region", action="append", help="region to clean (repeatable; default: the lab's regions)")
     args = parser.parse_args(argv)
-    mode = activate()
-    if mode == "live" and not args.yes and input("Delete every resource tagged lab=bedrock-customization-lab? "
-                                                 "Type yes: ").strip().lower() != "yes":
-        print("nothing deleted")
-        return 1
-    teardown(tuple(args.region) if args.region else LAB_REGIONS)
-    return 0
+    try:
+        mode = activate()
+    except ModeError as exc:
+        print(f"teardown: {exc}", file=sys.stderr)
+        return 2
+    if mode == "live" and not args.yes:
+        if not sys.stdin.isatty():  # piped or closed input is not a learner saying yes
+            print("teardown: live mode deletes real resources and there is no terminal to ask on; nothing deleted. "
+                  "Run `python -m helpers teardown --yes` to delete without asking.", file=sys.stderr)
+            return 2
+        try:
+            answer = input("Delete every resource tagged lab=bedrock-customization-lab? Type yes: ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() != "yes":
+            print("nothing deleted")
+            return 1
+    done = teardown(tuple(args.region) if args.region else LAB_REGIONS)
+    return 1 if done["not_deleted"] else 0

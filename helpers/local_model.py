@@ -11,12 +11,14 @@ gate. Without it a model this small never learns to read a passage in its prompt
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -51,6 +53,15 @@ class UnknownTokenError(LocalModelError):
 
 class CheckpointError(LocalModelError):
     """A checkpoint file that is missing, truncated or corrupt."""
+
+
+class DivergedError(LocalModelError):
+    """Training diverged (a NaN/inf loss, or one worse than guessing twice over): the learning rate is too high."""
+
+    def __init__(self, step: int, loss: float, learning_rate: float):
+        super().__init__(f"training diverged at step {step}: the loss became {loss:.4g} with learning rate "
+                         f"{learning_rate:g}; train again with a smaller learning rate")
+        self.step, self.loss, self.learning_rate = step, loss, learning_rate
 
 
 # --------------------------------------------------------------------------- tokenizer
@@ -497,6 +508,11 @@ def _train(model: Model, seqs, *, epochs: int, batch_size: int, learning_rate: f
             new._merged = None
             p = new.weights()
             loss, cache = forward(p, new.config, x, y, m)
+            # a uniform guess scores ln(vocab); twice that (or NaN/inf) means the weights blew up: stop before
+            # they are returned, cached or served
+            if not math.isfinite(loss) or loss > 2 * math.log(new.config["vocab_size"]):
+                bar.close()
+                raise DivergedError(step + 1, loss, learning_rate)
             g = backward(p, new.config, cache)
             opt.step(lora_grads(g, new.lora) if lora_rank else g,
                      _lr_at(step, total, learning_rate, warmup_steps, cosine))
@@ -673,12 +689,18 @@ def _arrays(model: Model) -> dict:
     return arrays
 
 
-def save(model: Model, path) -> Path:
+PARTIAL = ".partial-"  # marks a folder save() is still writing: .NAME.partial-HOST-PID-RANDOM
+
+
+def save(model: Model, path, *, replace: bool = True) -> Path:
     """Write the model to the directory path: weights.npz and config.json (config, tokenizer, history,
-    and the weights' SHA-256). Written to a temporary directory first, then renamed into place."""
+    and the weights' SHA-256). Written to a temporary directory first, then renamed into place, so a reader never
+    sees half a model. replace=False keeps a model another process put at path first (and returns its path);
+    otherwise the last writer wins. Concurrent saves never fail."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    _sweep_partial(path.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{PARTIAL}{_owner()}-", dir=path.parent))
     try:
         np.savez(tmp / "weights.npz", **_arrays(model))
         blob = _config_blob(model)
@@ -687,13 +709,47 @@ def save(model: Model, path) -> Path:
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes the directory private; a saved model is an ordinary folder
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        while True:
+            try:
+                os.rename(tmp, path)  # atomic; fails if another writer's model is already there
+                return path
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+            if not replace:
+                return path
+            aside = Path(tempfile.mkdtemp(prefix=f".{path.name}{PARTIAL}{_owner()}-", dir=path.parent))
+            try:
+                os.replace(path, aside / "old")  # move the other model out of the way, then try again
+            except FileNotFoundError:
+                pass
+            shutil.rmtree(aside, ignore_errors=True)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return path
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname().replace('-', '_')}-{os.getpid()}"
+
+
+def _sweep_partial(folder: Path, max_age: float = 3600.0) -> None:
+    """Remove folders save() left half-written when its process was killed (the process has gone, or an hour
+    has passed on another machine sharing the folder)."""
+    host = socket.gethostname().replace("-", "_")
+    for entry in folder.glob(f".*{PARTIAL}*"):
+        owner_host, _, rest = entry.name.split(PARTIAL, 1)[1].partition("-")
+        pid = rest.partition("-")[0]
+        try:
+            if owner_host == host and pid.isdigit():
+                os.kill(int(pid), 0)
+                continue  # still writing
+            if time.time() - entry.stat().st_mtime < max_age:
+                continue
+        except ProcessLookupError:
+            pass
+        except (PermissionError, FileNotFoundError):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 def load(path) -> Model:
@@ -752,10 +808,13 @@ def _cached(kind: str, fn: Callable, model: Model, data, kwargs: dict) -> Model:
         try:
             return load(path)
         except CheckpointError:
-            shutil.rmtree(path)
+            shutil.rmtree(path, ignore_errors=True)
     trained = fn(model, data, **kwargs)
-    save(trained, path)
-    return trained
+    save(trained, path, replace=False)  # an identical run that finished first keeps its folder...
+    try:
+        return load(path)  # ...and every run then uses the same weights
+    except CheckpointError:
+        return trained
 
 
 def cached_finetune(model: Model, pairs, **kwargs) -> Model:

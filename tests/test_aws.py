@@ -34,6 +34,8 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
     import os
 
     environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "LAB_AWS_MODE"}
+    # no machine's own AWS files, and no instance-metadata lookups (a network call) while resolving credentials
+    environ.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true")
     environ.update(env)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=120)
 
@@ -74,6 +76,8 @@ def test_mode_is_decided_once_per_process():
 
 
 def test_live_mode_prints_and_starts_no_stand_in():
-    done = run_python("from helpers import aws\nprint(aws.activate())\nprint(aws._offline_mock)\n", LAB_AWS_MODE="live")
+    done = run_python("from helpers import aws\nprint(aws.activate())\nprint(aws._offline_mock)\n", LAB_AWS_MODE="live",
+                      AWS_ACCESS_KEY_ID="AKIAREALLOOKINGKEY00", AWS_SECRET_ACCESS_KEY="real",
+                      AWS_DEFAULT_REGION="us-east-1")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [aws.BANNERS["live"], "live", "None"]

@@ -66,6 +66,27 @@ def uninstall() -> None:
         BUILTIN_HANDLERS[:] = [h for h in BUILTIN_HANDLERS if h[1] is not hook]
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def routes_here(client) -> bool:
+    """True if this boto3 client's requests are answered by the offline account: the in-process hook is among its
+    before-send handlers, or its endpoint is the loopback `offline-aws` server. A client made before install()
+    (or any object that is not a boto3 client) is not."""
+    from urllib.parse import urlsplit
+
+    meta = getattr(client, "meta", None)
+    if not hasattr(meta, "events") or not hasattr(meta, "endpoint_url"):
+        return False
+    if urlsplit(meta.endpoint_url).hostname in LOOPBACK:
+        return True
+    emitter = getattr(meta.events, "_emitter", meta.events)  # clients wrap their emitter in an EventAliaser
+    service = meta.service_model.service_id.hyphenize()
+    trie = getattr(emitter, "_handlers", None)  # botocore's registry of handlers; absent: not ours to trust
+    handlers = trie.prefix_search(f"before-send.{service}.AnyOperation") if trie is not None else []
+    return any(isinstance(h, Hook) and h.enabled for h in handlers)
+
+
 def emulator() -> Emulator | None:
     """Return the installed emulator, if any."""
     return _installed[0].emulator if _installed else None

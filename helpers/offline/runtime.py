@@ -199,10 +199,78 @@ def _body(raw: bytes) -> dict:
     return body
 
 
-def _require(body: dict, *keys: str) -> None:
-    for key in keys:
-        if key not in body:
-            raise AwsError("ValidationException", MALFORMED.format(f"#: required key [{key}] not found"))
+# Each family's request body as JSON Schema-like rules: (type names, object members or list item, required
+# members, extra members allowed). Bedrock checks bodies with a JSON Schema validator and quotes it:
+# "Malformed input request: #/messages/0: required key [content] not found, please reformat your input and
+# try again." (AWS wording, seen in public issue reports 2024-2026; the schemas themselves are the lab's reading
+# of each provider's documented request fields.)
+def _object(members: dict, required: tuple = (), extra: bool = False) -> tuple:
+    return ("JSONObject",), members, required, extra
+
+
+def _array(item: tuple | None = None) -> tuple:
+    return ("JSONArray",), item, (), True
+
+
+STRING, INTEGER, NUMBER, ANY = (("String",), None, (), True), (("Integer",), None, (), True), \
+    (("Number", "Integer"), None, (), True), ((), None, (), True)
+_ANTHROPIC_CONTENT = (("String", "JSONArray"), _object({"type": STRING, "text": STRING}, ("type",), extra=True),
+                      (), True)
+_NOVA_CONFIG = _object({"maxTokens": INTEGER, "max_new_tokens": INTEGER, "temperature": NUMBER, "topP": NUMBER,
+                        "top_p": NUMBER, "topK": INTEGER, "top_k": INTEGER, "stopSequences": _array(STRING)})
+BODY_SCHEMAS = {
+    "anthropic": _object({
+        "anthropic_version": STRING, "anthropic_beta": _array(STRING), "max_tokens": INTEGER,
+        "messages": _array(_object({"role": STRING, "content": _ANTHROPIC_CONTENT}, ("role", "content"))),
+        "system": (("String", "JSONArray"), _object({"type": STRING, "text": STRING}, ("type",), True), (), True),
+        "stop_sequences": _array(STRING), "temperature": NUMBER, "top_p": NUMBER, "top_k": INTEGER,
+        "tools": _array(ANY), "tool_choice": ANY, "metadata": ANY, "thinking": ANY},
+        ("anthropic_version", "max_tokens", "messages")),
+    "nova": _object({
+        "schemaVersion": STRING, "system": _array(_object({"text": STRING}, ("text",))),
+        "messages": _array(_object({"role": STRING, "content": _array(_object({"text": STRING}, extra=True))},
+                                   ("role", "content"))),
+        "inferenceConfig": _NOVA_CONFIG, "toolConfig": ANY}, ("messages",)),
+    "llama": _object({"prompt": STRING, "max_gen_len": INTEGER, "temperature": NUMBER, "top_p": NUMBER,
+                      "images": _array(STRING)}, ("prompt",)),
+    "titan": _object({"inputText": STRING, "textGenerationConfig": _object({
+        "maxTokenCount": INTEGER, "temperature": NUMBER, "topP": NUMBER, "stopSequences": _array(STRING)})},
+        ("inputText",)),
+}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int):
+        return "Integer"
+    return {float: "Number", str: "String", list: "JSONArray", dict: "JSONObject"}.get(type(value), "Null")
+
+
+def _violations(schema: tuple, value: Any, where: str = "#") -> list[str]:
+    """The schema violations of a value, in the validator's words ('#/messages/0: required key [content] ...')."""
+    types, inner, required, extra = schema
+    found = _json_type(value)
+    if types and found not in types:
+        return [f"{where}: expected type: {types[0]}, found: {found}"]
+    out: list[str] = []
+    if found == "JSONObject" and isinstance(inner, dict):
+        out += [f"{where}: required key [{k}] not found" for k in required if k not in value]
+        out += [f"{where}: extraneous key [{k}] is not permitted" for k in value if k not in inner and not extra]
+        for key, member in inner.items():
+            if key in value:
+                out += _violations(member, value[key], f"{where}/{key}")
+    elif found == "JSONArray" and inner is not None:
+        for i, item in enumerate(value):
+            out += _violations(inner, item, f"{where}/{i}")
+    return out
+
+
+def check_body(body_format: str, body: dict) -> None:
+    """Raise Bedrock's ValidationException 'Malformed input request: ...' if a body breaks its family's schema."""
+    problems = _violations(BODY_SCHEMAS[body_format], body)
+    if problems:
+        raise AwsError("ValidationException", MALFORMED.format(", ".join(problems)))
 
 
 def _text_of(content: Any) -> str:
@@ -212,28 +280,25 @@ def _text_of(content: Any) -> str:
 
 
 def _request(body_format: str, body: dict) -> tuple[list[str], str | None, dict]:
-    """Return (turns, system, generation settings) from a family's own request body."""
+    """Return (turns, system, generation settings) from a family's own request body (checked against its schema)."""
+    check_body(body_format, body)
     if body_format == "anthropic":
-        _require(body, "anthropic_version", "max_tokens", "messages")
         system = body.get("system")
         return ([_text_of(m["content"]) for m in body["messages"]], _text_of(system) if system else None,
                 dict(max_tokens=body["max_tokens"], temperature=body.get("temperature"), top_p=body.get("top_p"),
                      stop=body.get("stop_sequences")))
     if body_format == "nova":
-        _require(body, "messages")
         cfg = body.get("inferenceConfig", {})
         system = "\n".join(b.get("text", "") for b in body.get("system", [])) or None
         return ([_text_of(m["content"]) for m in body["messages"]], system,
                 dict(max_tokens=cfg.get("maxTokens", cfg.get("max_new_tokens")), temperature=cfg.get("temperature"),
                      top_p=cfg.get("topP", cfg.get("top_p")), stop=cfg.get("stopSequences")))
     if body_format == "llama":
-        _require(body, "prompt")
         turns = _LLAMA_TURN.findall(body["prompt"])
         system = next((t for role, t in turns if role == "system"), None)
         texts = [t.strip() for role, t in turns if role != "system" and t.strip()] or [body["prompt"]]
         return (texts, system, dict(max_tokens=body.get("max_gen_len"), temperature=body.get("temperature"),
                                     top_p=body.get("top_p"), stop=None))
-    _require(body, "inputText")
     cfg = body.get("textGenerationConfig", {})
     return ([body["inputText"]], None, dict(max_tokens=cfg.get("maxTokenCount"), temperature=cfg.get("temperature"),
                                             top_p=cfg.get("topP"), stop=cfg.get("stopSequences")))

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from botocore import xform_name
 
 from . import catalog, runtime, training
-from .state import Store
+from .state import StateError, Store
 from .wire import AwsError, Codec
 
 ACCOUNT = "123456789012"
@@ -33,6 +33,11 @@ NO_COMMIT_LIMIT = 2      # no-commitment provisioned throughputs per account (pr
 NO_COMMIT_UNITS = 1      # model units each
 _SCOPE = re.compile(r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/")
 _HOST_REGION = re.compile(r"bedrock(?:-runtime)?\.([a-z0-9-]+)\.amazonaws\.com")
+# The lab's note after AWS's wording when a role or bucket is missing: moto keeps them in memory, the jobs and
+# models are on disk, so a restart forgets the former and keeps the latter.
+RESTART_NOTE = (" (offline lab: S3 buckets and IAM roles live in the memory of the process serving the offline "
+                "account, this kernel or `python -m helpers offline-aws`, and start empty when it restarts, while "
+                "jobs and custom models are kept on disk; create the role or bucket again.)")
 WORKERS: dict[str, threading.Thread] = {}  # job ARN -> the thread training it in this process (any emulator)
 
 
@@ -84,13 +89,18 @@ class Emulator:
             return codec.error("ValidationException",
                                f"The offline lab does not emulate {service}.{op.name}; use live mode for it.", 400)
         try:
-            params = codec.decode(op, url, headers, body or b"", path_params)
+            try:
+                params = codec.decode(op, url, headers, body or b"", path_params)
+            except (ValueError, TypeError, KeyError) as exc:  # e.g. ?maxResults=ten, a list where a map goes
+                raise AwsError("SerializationException", f"The request could not be read: {exc}.") from None
             codec.validate(op, params)
             result = handler(region_of(url, headers), **params) or {}
             codec.check_output(op, _public(result))
             return codec.encode(op, result)
         except AwsError as e:
             return codec.error(e.code, e.message, e.status)
+        except StateError as e:  # sent as a client error: an SDK retrying a 5xx cannot mend the file
+            return codec.error("InternalServerException", str(e), 400)
 
     def client(self, service: str, region: str):
         """Return a (cached) boto3 client for the moto-backed services the emulator reads: s3, iam."""
@@ -120,18 +130,12 @@ class Emulator:
 
     def _worker_alive(self, job: dict) -> bool:
         worker = job.get("worker", {})
-        if worker.get("host") != socket.gethostname():
-            return True
-        if worker.get("pid") == os.getpid():
+        if worker.get("token") == self.store.worker_token():
             thread = WORKERS.get(job["jobArn"])
             return thread is not None and thread.is_alive()
-        try:
-            os.kill(worker["pid"], 0)
-        except (ProcessLookupError, KeyError):
-            return False
-        except PermissionError:
-            return True
-        return True
+        if "token" in worker:
+            return self.store.worker_alive(worker["token"])
+        return False  # recorded by a version of the lab that did not leave a token: its process is long gone
 
     @staticmethod
     def new_id(kind: str, region: str, name: str) -> str:
@@ -210,7 +214,8 @@ class Emulator:
                 trainingDataConfig=trainingDataConfig,
                 validationDataConfig=validationDataConfig or {"validators": []},
                 outputDataConfig=outputDataConfig, customizationType=customizationType,
-                phases={}, worker={"pid": os.getpid(), "host": socket.gethostname()},
+                phases={}, worker={"token": self.store.worker_token(), "pid": os.getpid(),
+                                 "host": socket.gethostname()},
                 customModelTags=customModelTags or [])
             doc["tags"][arn] = jobTags or []
             if clientRequestToken:
@@ -259,8 +264,8 @@ class Emulator:
             policy = json.loads(unquote(policy))
         trusted = any(s.get("Effect") == "Allow" and "bedrock.amazonaws.com" in json.dumps(s.get("Principal", {}))
                       for s in policy.get("Statement", []))
-        if not trusted:
-            raise AwsError("ValidationException", "Could not assume provided IAM role.")  # AWS wording
+        if not trusted:  # AWS wording, and the lab's note when the role is not there at all
+            raise AwsError("ValidationException", "Could not assume provided IAM role." + ("" if role else RESTART_NOTE))
 
     def _read_object(self, region: str, uri: str) -> bytes:
         """Read a data file the role can get; a missing bucket or key fails as Bedrock does."""
@@ -273,7 +278,7 @@ class Emulator:
             raise
         except Exception:
             raise AwsError("ValidationException", f"Could not validate GetObject permissions to access Amazon S3 "
-                                                  f"bucket: {bucket} at key {key}") from None  # AWS wording
+                                                  f"bucket: {bucket} at key {key}{RESTART_NOTE}") from None  # AWS wording
 
     def _check_output(self, region: str, uri: str) -> None:
         bucket, _, prefix = uri[len("s3://"):].partition("/")
@@ -283,7 +288,7 @@ class Emulator:
         except Exception:
             raise AwsError("ValidationException", "Amazon S3 perms missing (PutObject): Could not validate PutObject "
                                                   f"permissions to access S3 bucket: {bucket} at key "
-                                                  f"{prefix}.write_access_check_file.tmp") from None  # AWS wording
+                                                  f"{prefix}.write_access_check_file.tmp{RESTART_NOTE}") from None
         self._check_bucket_region(s3, bucket, region)
 
     @staticmethod
@@ -580,7 +585,13 @@ def _public(value: Any) -> Any:
 
 
 def _page(items: list, max_results: int | None, token: str | None) -> tuple[list, str | None]:
-    start = int(base64.b64decode(token).decode()) if token else 0
+    try:
+        start = int(base64.b64decode(token, validate=True).decode()) if token else 0
+    except ValueError:  # binascii.Error, UnicodeDecodeError and a non-number all are ValueErrors
+        start = -1
+    if start < 0:
+        raise AwsError("ValidationException", f"Invalid nextToken {token!r}: pass the nextToken of the previous "
+                                              "response of this same request, unchanged.")
     end = start + (max_results or 100)
     return items[start:end], (base64.b64encode(str(end).encode()).decode() if end < len(items) else None)
 

@@ -106,12 +106,22 @@ def run_job(emulator, arn: str, train: tuple[str, bytes], validation: list[tuple
         _finish(emulator, arn, "Stopped", None, phase="training")
     except Exception as exc:  # bad data for the local model, a bug or a broken checkpoint ends the job
         from helpers import local_model
-        if isinstance(exc, local_model.LocalModelError):
+        if isinstance(exc, local_model.DivergedError):
+            message = _diverged(job, exc)
+        elif isinstance(exc, local_model.LocalModelError):
             message = (f"The offline stand-in model cannot train on this data: {exc}. (It knows the lab's "
                        "vocabulary only; Bedrock itself would accept any text within the documented limits.)")
         else:
             message = f"Internal error while training offline: {type(exc).__name__}: {exc}"
         _finish(emulator, arn, "Failed", message)
+
+
+def _diverged(job: dict, exc) -> str:
+    """The failure message of a run whose loss went NaN/inf: which learning rate to lower (no model is kept)."""
+    name = "learningRate" if "learningRate" in job["effective"] else "learningRateMultiplier"
+    return (f"Training diverged: the training loss became {exc.loss} at step {exc.step}, so no custom model was "
+            f"created. {name} {job['effective'][name]:g} is too high for this data (the offline model trained "
+            f"with learning rate {exc.learning_rate:g}); create a new job with a smaller {name}.")
 
 
 def _check_data(model_id: str, ctype: str, train: tuple[str, bytes], validation: list[tuple[str, bytes]]):

@@ -61,7 +61,7 @@ class Codec:
         if shape is None:
             return {}
         query = parse_qs(urlsplit(url).query, keep_blank_values=True)
-        lower = {k.lower(): v for k, v in headers.items()}
+        lower = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in headers.items()}
         payload = shape.serialization.get("payload")
         doc = None
         params: dict[str, Any] = {}
@@ -218,8 +218,16 @@ def _show(value: Any) -> str:
     return f"'{value}'" if isinstance(value, (str, int, float)) else "[...]" if isinstance(value, list) else "{...}"
 
 
+_PYTHON_TYPES = {"structure": dict, "map": dict, "list": list, "string": str, "boolean": bool,
+                 "integer": int, "long": int, "float": (int, float), "double": (int, float)}
+
+
 def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
     meta, t, where = shape.metadata, shape.type_name, path.rstrip(".")
+    expected = None if meta.get("document") else _PYTHON_TYPES.get(t)  # a document member holds any JSON
+    if expected and (not isinstance(value, expected) or (t not in ("boolean",) and isinstance(value, bool))):
+        errors.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: Member must be of type {t}")
+        return
     if t == "structure":
         for req in shape.required_members:
             if req not in value:
