@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import numpy as np
 import pandas as pd
@@ -220,8 +221,38 @@ def probe_scores(model, probe: list[dict]) -> pd.Series:
     hits = []
     for item, a in zip(probe, answers):
         if item["task"] == "facts":
-            hits.append(a.split()[:1] == [item["answer"]])
+            hits.append(re.findall(r"\w+", a)[:1] == [item["answer"]])
         else:
             hits.append(next(iter((parse_json(a) or {None: None}).values())) == item["answer"])
     frame = pd.DataFrame({"task": [p["task"] for p in probe], "hit": hits})
     return frame.groupby("task", sort=False)["hit"].mean()
+
+
+# --------------------------------------------------------------------------- training runs to compare
+def finetune_by_epoch(model, pairs, epochs: int, *, val_pairs=None, seed: int = 0, **kwargs) -> list:
+    """One cached fine-tuning run per epoch, each starting from the previous one's weights (a checkpoint per
+    epoch, each with its own shuffle); returns the model after epoch 1, 2, ... With val_pairs each model's
+    history ends with its validation loss."""
+    models = []
+    for epoch in range(epochs):
+        model = local_model.cached_finetune(model, pairs, epochs=1, val_pairs=val_pairs, seed=seed + epoch,
+                                            progress=False, **kwargs)
+        models.append(model)
+    return models
+
+
+def validation_losses(models: list) -> pd.DataFrame:
+    """The validation loss at the end of each epoch of a finetune_by_epoch run, in the columns of a
+    Bedrock job's validation_metrics.csv (step_number, epoch_number, validation_loss)."""
+    rows, step = [], 0
+    for epoch, model in enumerate(models, start=1):
+        step += len(model.history)
+        rows.append({"step_number": step, "epoch_number": epoch, "validation_loss": model.history[-1]["val_loss"]})
+    return pd.DataFrame(rows)
+
+
+def choose_epochs(val_loss: list[float], tolerance: float = 0.01) -> int:
+    """The fewest epochs whose validation loss is within `tolerance` of the lowest: a smaller difference is
+    noise, and every extra epoch costs money and moves the model further from what it could do."""
+    best = min(val_loss)
+    return next(i for i, v in enumerate(val_loss, start=1) if v <= best + tolerance)

@@ -127,6 +127,31 @@ def test_general_probe_has_every_task_with_one_right_answer():
 def test_probe_scores_read_json_values_and_a_facts_next_word(monkeypatch):
     probe = [{"task": "topic", "prompt": "q1", "answer": "weather"}, {"task": "topic", "prompt": "q2", "answer": "travel"},
              {"task": "facts", "prompt": "bees make", "answer": "honey"}]
-    answers = [' {"topic": "weather"}', ' {"topic": "people"}', " honey and wax"]
+    answers = [' {"topic": "weather"}', ' {"topic": "people"}', " honey. the weather"]
     monkeypatch.setattr(local_model, "generate_batch", lambda model, prompts, **_: answers[:len(prompts)])
     assert evaluation.probe_scores(object(), probe).to_dict() == {"topic": 0.5, "facts": 1.0}
+
+
+def test_choose_epochs_takes_the_fewest_within_the_tolerance():
+    assert evaluation.choose_epochs([0.30, 0.10, 0.12, 0.2]) == 2
+    assert evaluation.choose_epochs([0.30, 0.105, 0.10, 0.2], tolerance=0.01) == 2
+    assert evaluation.choose_epochs([0.30, 0.105, 0.10, 0.2], tolerance=0.0) == 3
+
+
+def test_finetune_by_epoch_chains_one_epoch_runs_and_reports_validation_loss(monkeypatch):
+    calls = []
+
+    class Fake:
+        def __init__(self, n):
+            self.n, self.history = n, [{"step": 1, "val_loss": None}, {"step": 2, "val_loss": 1.0 / (n + 1)}]
+
+    def fake_finetune(model, pairs, **kw):
+        calls.append((model.n, kw["epochs"], kw["seed"]))
+        return Fake(model.n + 1)
+
+    monkeypatch.setattr(local_model, "cached_finetune", fake_finetune)
+    models = evaluation.finetune_by_epoch(Fake(0), [("p", "c")], 3, val_pairs=[("p", "c")], seed=5)
+    assert calls == [(0, 1, 5), (1, 1, 6), (2, 1, 7)] and [m.n for m in models] == [1, 2, 3]
+    t = evaluation.validation_losses(models)
+    assert t.to_dict("list") == {"step_number": [2, 4, 6], "epoch_number": [1, 2, 3],
+                                 "validation_loss": [0.5, 1 / 3, 0.25]}
