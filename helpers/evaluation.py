@@ -36,9 +36,7 @@ def clause_pairs(rows: list[dict]) -> list[tuple[str, str]]:
 
 def predict_labels(model, texts: list[str], shots: list[dict] = ()) -> list[str | None]:
     """The label the model answers for each clause (None when the answer is not the firm's JSON)."""
-    prefix = "".join(corpus.clause_prompt(s["text"]) + corpus.clause_completion(s["label"]) + "\n" for s in shots)
-    answers = local_model.generate_batch(model, [prefix + corpus.clause_prompt(t) for t in texts], max_new_tokens=12)
-    return [(parse_json(a) or {}).get("label") for a in answers]
+    return predict_with(model, texts, few_shot_prompt(shots))
 
 
 def clause_accuracy(model, rows: list[dict], shots: list[dict] = ()) -> dict:
