@@ -9,8 +9,9 @@ cold on the 2-core machine. Run (one BLAS thread, as `make test`):
 from __future__ import annotations
 
 import os
-from datetime import datetime
+import resource
 import sys
+from datetime import datetime
 import tempfile
 import time
 from pathlib import Path
@@ -24,8 +25,9 @@ SLOWEST = 3  # cells listed per run
 UNSET = ("MPLBACKEND", "LAB_AWS_MODE", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
 
 
-def run(path: Path, env: dict[str, str]) -> tuple[float, list[tuple[float, int, str]]]:
-    """Execute a copy of the notebook in a fresh kernel under env; return (seconds, [(seconds, cell, first line)])."""
+def run(path: Path, env: dict[str, str]) -> tuple[float, float, list[tuple[float, int, str]]]:
+    """Execute a copy of the notebook in a fresh kernel under env; return (seconds, the kernel's CPU seconds,
+    [(seconds, cell, first line)] of the slowest cells). CPU seconds do not grow when other jobs share the machine."""
     notebook = nbformat.read(path, as_version=4)
     saved = dict(os.environ)
     for name in UNSET:
@@ -34,9 +36,11 @@ def run(path: Path, env: dict[str, str]) -> tuple[float, list[tuple[float, int, 
     try:
         client = NotebookClient(notebook, timeout=1800, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}}, record_timing=True)
+        cpu0 = _children_cpu()
         t0 = time.perf_counter()
         client.execute()
         total = time.perf_counter() - t0
+        cpu = _children_cpu() - cpu0  # the kernel is a child process, reaped when execute() shuts it down
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -47,7 +51,12 @@ def run(path: Path, env: dict[str, str]) -> tuple[float, list[tuple[float, int, 
             start = timing.get("iopub.execute_input") or timing["shell.execute_reply.started"]
             seconds = _parse(timing["shell.execute_reply"]) - _parse(start)
             cells.append((seconds, n, cell.source.splitlines()[0] if cell.source else ""))
-    return total, sorted(cells, reverse=True)[:SLOWEST]
+    return total, cpu, sorted(cells, reverse=True)[:SLOWEST]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _parse(stamp: str) -> float:
@@ -61,7 +70,9 @@ def main(argv: list[str]) -> int:
                 "TZ": "UTC",
                 "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1"),
                 "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    print(f"{'notebook':<36} {'cold s':>7} {'warm s':>7}  slowest cells (cold: seconds, cell number, first line)")
+    print(f"load average before: {os.getloadavg()[0]:.1f} (CPU seconds are the kernel's own, unaffected by load)")
+    print(f"{'notebook':<36} {'cold s':>7} {'cold cpu':>8} {'warm s':>7} {'warm cpu':>8}  slowest cold cells "
+          "(seconds, cell number, first line)")
     for path in paths:
         with tempfile.TemporaryDirectory() as scratch:
             cache = Path(scratch) / "cache"
@@ -69,11 +80,12 @@ def main(argv: list[str]) -> int:
             for kind in ("cold", "warm"):
                 env = {**base_env, "LAB_CACHE_DIR": str(cache), "LAB_STATE_DIR": str(Path(scratch) / kind / "state"),
                        "LAB_WORK_DIR": str(Path(scratch) / kind / "work")}
-                seconds, cells = run(path, env)
-                times.append(seconds)
+                seconds, cpu, cells = run(path, env)
+                times += [seconds, cpu]
                 slow = slow or cells
         cells_text = "; ".join(f"{s:.1f} s #{n} {line[:40]!r}" for s, n, line in slow)
-        print(f"{path.name:<36} {times[0]:>7.1f} {times[1]:>7.1f}  {cells_text}", flush=True)
+        print(f"{path.name:<36} {times[0]:>7.1f} {times[1]:>8.1f} {times[2]:>7.1f} {times[3]:>8.1f}  {cells_text}",
+              flush=True)
     return 0
 
 
