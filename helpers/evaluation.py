@@ -51,7 +51,7 @@ def clause_accuracy(model, rows: list[dict], shots: list[dict] = ()) -> dict:
 
 
 # --------------------------------------------------------------------------- scores of predicted labels
-NO_ANSWER = "(no answer)"  # a reply that is not the firm's JSON
+NO_ANSWER = "(not a label)"  # no JSON, or a label outside the taxonomy
 
 
 def exact_match(pred: list, gold: list) -> np.ndarray:
@@ -76,7 +76,7 @@ def per_class_scores(pred: list, gold: list, labels: list[str] | None = None) ->
 
 
 def confusion_matrix(pred: list, gold: list, labels: list[str] | None = None) -> pd.DataFrame:
-    """Counts of (gold label, predicted label); a column for answers that are no label of the list."""
+    """Counts of (gold label, predicted label); one more column for answers that are none of the labels."""
     labels = list(corpus.LABELS if labels is None else labels)
     cols = labels + [NO_ANSWER]
     table = pd.DataFrame(0, index=pd.Index(labels, name="gold"), columns=pd.Index(cols, name="predicted"))
