@@ -77,6 +77,8 @@ def test_clause_splits_are_the_shipped_leak_free_split():
         assert {r["label"] for r in s[held]} == set(corpus.LABELS)
         assert sum(r["label"] == "DP4" for r in s[held]) >= 3  # the minority class
         assert sum(corpus.is_borderline(r["text"]) for r in s[held]) >= 3
+    val_texts = [corpus.normalize(r["text"]) for r in s["val_set"]]
+    assert dataprep.cross_split_pairs([corpus.normalize(r["text"]) for r in s["test_set"]], val_texts, 0.7) == []
 
 
 def test_clause_splits_name_the_missing_file(tmp_path):
