@@ -7,7 +7,6 @@ every time. The general pre-training corpus is generated on the fly by the base-
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import random
@@ -23,7 +22,7 @@ SEED = 20240611
 # --------------------------------------------------------------------------- the firm's clause taxonomy
 # (label, kind, description). "plain" labels are general contract vocabulary that a foundation model knows
 # from pre-training; "code" labels are the firm's own codes and fine distinctions (liability cap vs
-# exclusion) that no prompt can produce: only examples teach them.
+# exclusion) that a prompt can't reliably pin down: labelled examples in training teach them.
 TAXONOMY = [
     ("payment", "plain", "fees, invoices, payment terms, late interest"),
     ("termination", "plain", "ending the agreement: notice, breach, insolvency"),
@@ -412,23 +411,41 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+([.,])", r"\1", re.sub(r"\s+", " ", text.lower())).strip()
 
 
-def clause_splits(rows: list[dict] | None = None) -> dict[str, list[dict]]:
-    """A simple, deterministic clean-up and split of raw.jsonl: drop duplicates and conflicting labels, then
-    split by a hash of the normalised text (75/10/15)."""
-    rows = read_jsonl(DATA / "clauses" / "raw.jsonl") if rows is None else rows
-    by_key: dict[str, set] = {}
-    first: dict[str, dict] = {}
-    for row in rows:
-        k = normalize(row["text"])
-        by_key.setdefault(k, set()).add(row["label"])
-        first.setdefault(k, row)
-    out: dict[str, list[dict]] = {"train_set": [], "val_set": [], "test_set": []}
-    for k, row in first.items():
-        if len(by_key[k]) > 1:
-            continue
-        h = int(hashlib.sha256(k.encode()).hexdigest()[:8], 16) % 20
-        out["test_set" if h < 3 else "val_set" if h < 5 else "train_set"].append(row)
-    return out
+SPLIT_FILES = {"train_set": "train.jsonl", "val_set": "validation.jsonl", "test_set": "test.jsonl"}
+SPLIT_FIELDS = ("id", "text", "label", "effective_date")
+SPLIT_MODEL_ID = "amazon.nova-micro-v1:0:128k"  # the model notebook 03 prepares the data for
+
+
+def prepare_clause_splits(raw: list[dict]) -> dict[str, list[dict]]:
+    """Notebook 03's pipeline (`dataprep.prepare`, the rule's review decisions) on raw clause rows: the
+    de-duplicated, leak-free split, stratified by label with near-duplicate clusters kept on one side.
+    Rows carry id, text, label and the effective date in ISO form."""
+    import pandas as pd
+
+    # dataprep's default prompt is this module's clause_prompt, so it is imported when the split is made
+    from helpers import dataprep
+
+    result = dataprep.prepare(pd.DataFrame(raw), SPLIT_MODEL_ID)
+    return {name: [{"id": r["id"], "text": r["text"], "label": r["label"], "effective_date": r["effective_date_iso"]}
+                   for r in result[name].to_dict("records")] for name in SPLIT_FILES}
+
+
+def clause_splits(folder: Path | None = None) -> dict[str, list[dict]]:
+    """The lab's one split of the clause data: {"train_set", "val_set", "test_set"} of rows (id, text, label,
+    effective_date), read from data/clauses/train.jsonl, validation.jsonl and test.jsonl (or `folder`)."""
+    folder = DATA / "clauses" if folder is None else Path(folder)
+    missing = [name for name in SPLIT_FILES.values() if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: missing {', '.join(missing)}; run `make data` to write the split")
+    return {key: read_jsonl(folder / name) for key, name in SPLIT_FILES.items()}
+
+
+_BORDERLINE_RE = [re.compile(re.sub(r"\\\{[abn]\\\}", ".+", re.escape(normalize(tpl)))) for tpl, _ in BORDERLINE]
+
+
+def is_borderline(text: str) -> bool:
+    """Whether a clause is one of the borderline kinds (it touches two categories; the firm's rule decides)."""
+    return any(p.fullmatch(normalize(text)) for p in _BORDERLINE_RE)
 
 
 # --------------------------------------------------------------------------- files
@@ -480,13 +497,24 @@ Made by `python -m helpers.corpus` (helpers/corpus.py, fixed seed {seed}); byte-
   "5 Mar 2024", "2024.03.05"), and ~15% of clauses mention a date in their text.
 - `taxonomy.csv` — the {n_labels} labels: `label,kind,description,source`. `plain` labels are general contract
   words a foundation model knows; `code` labels are the firm's own codes and fine distinctions (LC1 cap vs
-  LC2 exclusion) that no prompt can produce. DP4 is the minority class.
+  LC2 exclusion) that a prompt can't reliably pin down (notebook 05 measures how far prompting gets). DP4 is
+  the minority class.
+- `train.jsonl`, `validation.jsonl`, `test.jsonl` — the lab's one split ({n_train} / {n_val} / {n_test} rows,
+  `{{"id", "text", "label", "effective_date"}}`, dates in ISO form), read with `helpers.corpus.clause_splits()`
+  by every notebook, helper, benchmark and the sample runner. Made by notebook 03's pipeline
+  (`helpers.dataprep.prepare`, checked for {model_id}, the rule's review decisions):
+  exact duplicates and conflicting labels removed, stratified by label, every near-duplicate cluster
+  (word-pair Jaccard >= 0.7) kept on one side, so no validation or test clause has a near-duplicate in
+  training (`tests/test_corpus.py` checks it). Validation and test each hold every label, the minority
+  class DP4 ({dp4_val} / {dp4_test}) and borderline clauses ({border_val} / {border_test}). Choose prompts,
+  settings and epochs on validation; report test once.
 - `domain_text.jsonl` — {n_domain} unlabelled contract sections (`{{"input": ...}}`) for continued
   pre-training; `helpers.corpus.domain_splits()` holds out the last 10% for perplexity.
 
 Label counts in raw.jsonl: {counts}
 
-For: prompt vs fine-tune (notebook 01/02), data preparation (notebook 03), the offline Bedrock jobs.
+For: prompt vs fine-tune (notebooks 01, 02), data preparation (notebook 03), the offline Bedrock jobs
+(notebook 04), evaluation (notebook 05).
 """,
     "catalog": """# data/catalog — a product catalog, then and now
 
@@ -511,6 +539,15 @@ for held-out general perplexity (prose only: instruction prompts carry no loss i
 }
 
 
+def _split_facts(splits: dict[str, list[dict]]) -> dict:
+    """The split's figures data/clauses/README.md states."""
+    val, test = splits["val_set"], splits["test_set"]
+    return {"n_train": len(splits["train_set"]), "n_val": len(val), "n_test": len(test), "model_id": SPLIT_MODEL_ID,
+            "dp4_val": sum(r["label"] == "DP4" for r in val), "dp4_test": sum(r["label"] == "DP4" for r in test),
+            "border_val": sum(is_borderline(r["text"]) for r in val),
+            "border_test": sum(is_borderline(r["text"]) for r in test)}
+
+
 def build_files() -> dict[str, str]:
     """Every data file this module writes, as {relative path: content}."""
     raw = make_raw_clauses()
@@ -522,13 +559,16 @@ def build_files() -> dict[str, str]:
             "source": "general contract vocabulary" if kind == "plain" else "the firm's clause manual"}
            for lab, kind, desc in TAXONOMY]
     changed = sum(a["price"] != b["price"] for a, b in zip(v1, v2))
+    splits = prepare_clause_splits(raw)
     return {
         "clauses/raw.jsonl": _jsonl(raw),
+        **{f"clauses/{name}": _jsonl(splits[key]) for key, name in SPLIT_FILES.items()},
         "clauses/taxonomy.csv": _csv(tax, ["label", "kind", "description", "source"]),
         "clauses/domain_text.jsonl": _jsonl([{"input": t} for t in domain]),
         "clauses/README.md": READMES["clauses"].format(seed=SEED, n_raw=len(raw), n_wrong=len(raw) // 100,
                                                        n_labels=len(LABELS), n_domain=len(domain),
-                                                       counts=", ".join(f"{k} {v}" for k, v in counts.items())),
+                                                       counts=", ".join(f"{k} {v}" for k, v in counts.items()),
+                                                       **_split_facts(splits)),
         "catalog/catalog_v1.csv": _csv(v1, ["sku", "product", "category", "price"]),
         "catalog/catalog_v2.csv": _csv(v2, ["sku", "product", "category", "price"]),
         "catalog/README.md": READMES["catalog"].format(n_changed=changed, new=v2[-1]["product"]),

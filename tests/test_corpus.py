@@ -4,7 +4,9 @@ import csv
 import json
 import re
 
-from helpers import corpus
+import pytest
+
+from helpers import corpus, dataprep
 
 
 def test_files_on_disk_are_exactly_what_the_generator_writes(tmp_path):
@@ -58,12 +60,36 @@ def test_raw_clauses_carry_the_promised_imperfections():
     assert 0.01 * len(rows) < sum(any(b.fullmatch(r["text"]) for b in borderline) for r in rows) < 0.06 * len(rows)
 
 
-def test_clause_splits_do_not_leak_and_drop_conflicts():
+def test_clause_splits_are_the_shipped_leak_free_split():
     s = corpus.clause_splits()
+    assert list(s) == ["train_set", "val_set", "test_set"]
+    assert all(list(r) == list(corpus.SPLIT_FIELDS) for rows in s.values() for r in rows)
+    ids = {k: {r["id"] for r in v} for k, v in s.items()}
+    assert not (ids["train_set"] & ids["val_set"]) and not (ids["train_set"] & ids["test_set"])
+    assert not (ids["val_set"] & ids["test_set"])
     keys = {k: {corpus.normalize(r["text"]) for r in v} for k, v in s.items()}
     assert not (keys["train_set"] & keys["test_set"]) and not (keys["train_set"] & keys["val_set"])
     assert len(s["test_set"]) >= 100 and len(s["train_set"]) > 5 * len(s["test_set"])
-    assert {r["label"] for r in s["test_set"]} == set(corpus.LABELS)
+    train_texts = [corpus.normalize(r["text"]) for r in s["train_set"]]
+    for held in ("val_set", "test_set"):  # notebook 03's rule: word-pair Jaccard >= 0.7 is a near duplicate
+        pairs = dataprep.cross_split_pairs([corpus.normalize(r["text"]) for r in s[held]], train_texts, 0.7)
+        assert pairs == [], f"{held}: {len(pairs)} near-duplicate pairs with train_set"
+        assert {r["label"] for r in s[held]} == set(corpus.LABELS)
+        assert sum(r["label"] == "DP4" for r in s[held]) >= 3  # the minority class
+        assert sum(corpus.is_borderline(r["text"]) for r in s[held]) >= 3
+    val_texts = [corpus.normalize(r["text"]) for r in s["val_set"]]
+    assert dataprep.cross_split_pairs([corpus.normalize(r["text"]) for r in s["test_set"]], val_texts, 0.7) == []
+
+
+def test_clause_splits_name_the_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing train.jsonl.*make data"):
+        corpus.clause_splits(tmp_path)
+
+
+def test_is_borderline_recognises_each_template_and_not_a_plain_clause():
+    for tpl, _ in corpus.BORDERLINE:
+        assert corpus.is_borderline(tpl.format(a="Supplier", b="Customer", n="30"))
+    assert not corpus.is_borderline("The Customer shall pay the Supplier the fees set out in Schedule 1.")
 
 
 def test_domain_text_and_general_heldout():
