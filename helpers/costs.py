@@ -12,6 +12,7 @@ recurring (storage while the model exists, serving capacity per hour) and per re
 from __future__ import annotations
 
 import csv
+import html
 import math
 import statistics
 import time
@@ -80,11 +81,8 @@ def money(amount: float) -> str:
 
 
 def per_requests(cost_per_request: float) -> str:
-    """A per-request cost in the unit that reads as cents or more: '$0.04 per 1,000 requests'."""
-    for n in (1, 1_000, 1_000_000):
-        if cost_per_request * n >= 0.01:
-            return f"{money(cost_per_request * n)} per {n:,} request{'s' if n > 1 else ''}"
-    return f"{money(cost_per_request * 1_000_000)} per 1,000,000 requests"
+    """A per-request cost in one unit for every option: '$0.04 per 1,000 requests'."""
+    return f"{money(cost_per_request * 1000)} per 1,000 requests"
 
 
 # --------------------------------------------------------------------------- one-off: training
@@ -355,22 +353,152 @@ def estimate_cost(kind: str, model_id: str, *, tokens: int = 0, epochs: int | No
 
 
 # --------------------------------------------------------------------------- latency, measured
-def time_generation(model, prompt: str, *, answer_tokens: int = 12, repeats: int = 5) -> dict:
-    """Median time to first token and total time of greedy generation (seconds, over `repeats` runs).
+def _timed(model, prompt: str, n: int) -> tuple[float, str]:
+    from helpers import local_model
+
+    t0 = time.perf_counter()
+    text = local_model.generate(model, prompt, max_new_tokens=n)
+    return time.perf_counter() - t0, text
+
+
+def time_prompts(model, prompts: list[str], *, answer_tokens: int = 12, repeats: int = 5) -> list[dict]:
+    """Median time to first token and total time of greedy generation for each prompt (seconds).
 
     Time to first token is a run that stops after one new token (reading the whole prompt, then one step);
-    total time is a run of up to `answer_tokens`. The first run of each is a warm-up and is not counted.
+    total time is a run of up to `answer_tokens`. The prompts take turns within each repeat, so a burst of load
+    on a shared machine falls on all of them alike; a first round is a warm-up and is not counted.
     """
     from helpers import local_model
 
-    def median_seconds(n: int) -> float:
-        local_model.generate(model, prompt, max_new_tokens=n)
-        runs = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            local_model.generate(model, prompt, max_new_tokens=n)
-            runs.append(time.perf_counter() - t0)
-        return statistics.median(runs)
+    runs = [{"ttft": [], "total": []} for _ in prompts]
+    for r in range(repeats + 1):
+        for prompt, run in zip(prompts, runs):
+            ttft, _ = _timed(model, prompt, 1)
+            total, answer = _timed(model, prompt, answer_tokens)
+            if r:
+                run["ttft"].append(ttft)
+                run["total"].append(total)
+    return [{"prompt_tokens": local_model.count_tokens(model, prompt),
+             "answer_tokens": local_model.count_tokens(model, _timed(model, prompt, answer_tokens)[1]),
+             "ttft_s": statistics.median(run["ttft"]), "total_s": statistics.median(run["total"])}
+            for prompt, run in zip(prompts, runs)]
 
-    return {"prompt_tokens": local_model.count_tokens(model, prompt), "ttft_s": median_seconds(1),
-            "total_s": median_seconds(answer_tokens)}
+
+def time_generation(model, prompt: str, *, answer_tokens: int = 12, repeats: int = 5) -> dict:
+    """time_prompts for one prompt."""
+    return time_prompts(model, [prompt], answer_tokens=answer_tokens, repeats=repeats)[0]
+
+
+def latency_by_prompt_length(model, question: str, filler: str, word_counts, *, answer_tokens: int = 12,
+                             repeats: int = 5) -> list[dict]:
+    """time_prompts for the question after the first n words of `filler`, for each n that still fits the
+    model's context with room for the answer."""
+    from helpers import local_model
+
+    prompts = {n: (" ".join(filler.split()[:n]) + "\n" + question) if n else question for n in word_counts}
+    fits = {n: p for n, p in prompts.items()
+            if local_model.count_tokens(model, p) + answer_tokens <= model.config["context"]}
+    timed = time_prompts(model, list(fits.values()), answer_tokens=answer_tokens, repeats=repeats)
+    return [{"filler_words": n, **t} for n, t in zip(fits, timed)]
+
+
+# --------------------------------------------------------------------------- the calculator and the checks
+SERVING_NAMES = {"base_on_demand": "base model on demand (long prompt)",
+                 "deployment": "custom model, on-demand deployment",
+                 "provisioned": "custom model, provisioned throughput"}
+
+
+def calculator(requests_per_day: float, *, prompt_tokens: int, base_prompt_tokens: int, answer_tokens: int,
+               shape: str = "steady", commitment: str | None = None, price_per_mu_hour: float,
+               only_active_hours: bool = False, model_id: str = "amazon.nova-micro-v1:0:128k") -> dict:
+    """A month of one workload served three ways (the base model with its long prompt; the custom model with
+    its short prompt on demand or on provisioned throughput), the cheapest, and the break-even volumes."""
+    traffic = profile(shape, requests_per_day)
+    common = {"model_id": model_id, "answer_tokens": answer_tokens, "price_per_mu_hour": price_per_mu_hour,
+              "commitment": commitment, "only_active_hours": only_active_hours}
+    options = {s: monthly_cost(traffic, s, prompt_tokens=base_prompt_tokens if s == "base_on_demand"
+                               else prompt_tokens, **common) for s in SERVING}
+    per_request = {s: request_cost(model_id, base_prompt_tokens if s == "base_on_demand" else prompt_tokens,
+                                   answer_tokens, s) for s in ("base_on_demand", "deployment")}
+    return {"profile": traffic, "options": options, "per_request": per_request,
+            "cheapest": min(options, key=lambda s: options[s]["total"]),
+            "pt_vs_deployment_per_day": break_even_per_day(traffic, prompt_tokens=prompt_tokens, **common),
+            "pt_vs_base_per_day": break_even_per_day(traffic, prompt_tokens=prompt_tokens, against="base_on_demand",
+                                                     against_prompt_tokens=base_prompt_tokens, **common),
+            "tuning_vs_base_per_day": break_even_requests(storage_cost(1, model_id), per_request["base_on_demand"],
+                                                          per_request["deployment"]) / traffic.days_per_month}
+
+
+def calculator_text(result: dict) -> str:
+    """The calculator's answer in plain units: recurring and per-request apart, then the break-even volumes."""
+    traffic = result["profile"]
+    lines = [f"{traffic.requests_per_day:,.0f} requests a day, {traffic.name} ({traffic.days_per_month:g} days a "
+             f"month, {traffic.model_units} MU for its peak): {traffic.requests_per_month:,.0f} requests a month"]
+    for s, cost in result["options"].items():
+        parts = [f"{money(cost['recurring'])} per month recurring"] if cost["recurring"] else []
+        if s in result["per_request"]:
+            parts.append(f"{per_requests(result['per_request'][s])} ({money(cost['per_request'])} this month)")
+        lines.append(f"  {SERVING_NAMES[s] + ':':<40}{' + '.join(parts)} = {money(cost['total'])} per month")
+    lines += [f"cheapest: {SERVING_NAMES[result['cheapest']]}",
+              f"provisioned throughput pays off above {result['pt_vs_deployment_per_day']:,.0f} requests a day "
+              f"against the on-demand deployment, above {result['pt_vs_base_per_day']:,.0f} against the base model "
+              f"(if {traffic.model_units} MU can carry that load: AWS does not publish what an MU delivers)",
+              f"the custom model's storage pays for itself above {result['tuning_vs_base_per_day']:,.0f} requests "
+              f"a day (shorter prompts than the base model's)"]
+    return "\n".join(lines)
+
+
+def calculator_widget(*, prompt_tokens: int, base_prompt_tokens: int, answer_tokens: int, price_per_mu_hour: float):
+    """Sliders for the calculator (requests per day, prompt and answer lengths, traffic shape, commitment,
+    price per model unit per hour) above its answer."""
+    import ipywidgets as widgets
+
+    from helpers.ui import Panel
+
+    controls = {
+        "requests_per_day": widgets.FloatLogSlider(value=10_000, base=10, min=1, max=9, step=0.1,
+                                                   description="requests/day", readout_format=",.0f"),
+        "prompt_tokens": widgets.IntSlider(value=prompt_tokens, min=10, max=4000, description="tuned prompt"),
+        "base_prompt_tokens": widgets.IntSlider(value=base_prompt_tokens, min=10, max=8000, description="base prompt"),
+        "answer_tokens": widgets.IntSlider(value=answer_tokens, min=1, max=2000, description="answer"),
+        "shape": widgets.Dropdown(options=list(traffic_profiles()), value="steady", description="traffic"),
+        "commitment": widgets.Dropdown(options=[("none", None), ("1 month", "OneMonth"), ("6 months", "SixMonths")],
+                                       value=None, description="commitment"),
+        "price_per_mu_hour": widgets.FloatLogSlider(value=price_per_mu_hour, base=10, min=-1, max=3, step=0.05,
+                                                    description="$ per MU-hour", readout_format=",.2f"),
+        "only_active_hours": widgets.Checkbox(value=False, description="delete the throughput outside active hours"),
+    }
+    out = widgets.HTML()
+
+    def show(_=None):
+        out.value = f"<pre>{html.escape(calculator_text(calculator(**{k: c.value for k, c in controls.items()})))}</pre>"
+
+    for control in controls.values():
+        control.observe(show, names="value")
+    show()
+    return Panel([widgets.HBox([widgets.VBox(list(controls.values())[:4]), widgets.VBox(list(controls.values())[4:])]),
+                  out], "cost calculator: sliders for volume, prompt and answer lengths, traffic, commitment, "
+                        "price per model unit (needs a running kernel)")
+
+
+def check_cheapest(answer: str, result: dict) -> str:
+    """Right or not yet, with the monthly totals that decide it."""
+    totals = ", ".join(f"{s} {money(c['total'])}" for s, c in result["options"].items())
+    if answer not in SERVING:
+        return f"Not yet: answer one of {', '.join(SERVING)} (got {answer!r})."
+    if answer == result["cheapest"]:
+        return f"Right: {answer} is cheapest per month ({totals})."
+    return (f"Not yet: {answer} costs {money(result['options'][answer]['total'])} a month, "
+            f"{result['cheapest']} {money(result['options'][result['cheapest']]['total'])}. Compare what is "
+            f"recurring (storage, hours) with what grows with requests ({totals}).")
+
+
+def check_break_even(answer: float, expected: float, tolerance: float = 0.1) -> str:
+    """Right when within `tolerance` of the break-even volume; otherwise how far off, and how to find it."""
+    if answer and abs(answer - expected) <= tolerance * expected:
+        return f"Right: about {expected:,.0f} requests a day."
+    hint = ("divide the throughput's fixed cost per month by the per-request saving, then by the days "
+            "in the month")
+    if not answer:
+        return f"Not yet: no answer given; {hint}."
+    return f"Not yet: {answer:,.0f} is {'too high' if answer > expected else 'too low'}; {hint}."

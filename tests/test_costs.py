@@ -105,7 +105,7 @@ def test_estimates_print_one_off_recurring_and_per_request_apart():
 
 def test_plain_units():
     assert costs.per_requests(0.00004) == "$0.04 per 1,000 requests"
-    assert costs.per_requests(0.5) == "$0.50 per 1 request"
+    assert costs.per_requests(0.0000032) == "$0.0032 per 1,000 requests"
     assert costs.money(5183) == "$5,183.00" and costs.money(0.000025) == "$0.000025"
 
 
