@@ -361,44 +361,44 @@ def _timed(model, prompt: str, n: int) -> tuple[float, str]:
     return time.perf_counter() - t0, text
 
 
-def time_prompts(model, prompts: list[str], *, answer_tokens: int = 12, repeats: int = 5) -> list[dict]:
-    """Median time to first token and total time of greedy generation for each prompt (seconds).
+def time_runs(runs: list[tuple], *, answer_tokens: int = 12, repeats: int = 5) -> list[dict]:
+    """Median time to first token and total time of greedy generation for each (model, prompt) pair (seconds).
 
     Time to first token is a run that stops after one new token (reading the whole prompt, then one step);
-    total time is a run of up to `answer_tokens`. The prompts take turns within each repeat, so a burst of load
-    on a shared machine falls on all of them alike; a first round is a warm-up and is not counted.
+    total time is a run of up to `answer_tokens`. The pairs take turns within each repeat, so a burst of load on
+    a shared machine falls on all of them alike; a first round is a warm-up and is not counted.
     """
     from helpers import local_model
 
-    runs = [{"ttft": [], "total": []} for _ in prompts]
+    times = [{"ttft": [], "total": []} for _ in runs]
     for r in range(repeats + 1):
-        for prompt, run in zip(prompts, runs):
+        for (model, prompt), t in zip(runs, times):
             ttft, _ = _timed(model, prompt, 1)
-            total, answer = _timed(model, prompt, answer_tokens)
+            total, _ = _timed(model, prompt, answer_tokens)
             if r:
-                run["ttft"].append(ttft)
-                run["total"].append(total)
+                t["ttft"].append(ttft)
+                t["total"].append(total)
     return [{"prompt_tokens": local_model.count_tokens(model, prompt),
              "answer_tokens": local_model.count_tokens(model, _timed(model, prompt, answer_tokens)[1]),
-             "ttft_s": statistics.median(run["ttft"]), "total_s": statistics.median(run["total"])}
-            for prompt, run in zip(prompts, runs)]
+             "ttft_s": statistics.median(t["ttft"]), "total_s": statistics.median(t["total"])}
+            for (model, prompt), t in zip(runs, times)]
 
 
 def time_generation(model, prompt: str, *, answer_tokens: int = 12, repeats: int = 5) -> dict:
-    """time_prompts for one prompt."""
-    return time_prompts(model, [prompt], answer_tokens=answer_tokens, repeats=repeats)[0]
+    """time_runs for one prompt."""
+    return time_runs([(model, prompt)], answer_tokens=answer_tokens, repeats=repeats)[0]
 
 
 def latency_by_prompt_length(model, question: str, filler: str, word_counts, *, answer_tokens: int = 12,
                              repeats: int = 5) -> list[dict]:
-    """time_prompts for the question after the first n words of `filler`, for each n that still fits the
+    """time_runs for the question after the first n words of `filler`, for each n that still fits the
     model's context with room for the answer."""
     from helpers import local_model
 
     prompts = {n: (" ".join(filler.split()[:n]) + "\n" + question) if n else question for n in word_counts}
     fits = {n: p for n, p in prompts.items()
             if local_model.count_tokens(model, p) + answer_tokens <= model.config["context"]}
-    timed = time_prompts(model, list(fits.values()), answer_tokens=answer_tokens, repeats=repeats)
+    timed = time_runs([(model, p) for p in fits.values()], answer_tokens=answer_tokens, repeats=repeats)
     return [{"filler_words": n, **t} for n, t in zip(fits, timed)]
 
 
