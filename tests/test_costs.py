@@ -124,3 +124,28 @@ def test_no_price_literal_sits_in_a_notebook_code_cell():
                 source = "".join(cell["source"])
                 assert not _numbers_in(source) & figures, f"{path.name} cell {i}: a price typed in, not read"
                 assert not re.search(r"\$\s*\d", source), f"{path.name} cell {i}: a dollar figure typed in"
+
+
+def test_calculator_and_exercise_checks_say_why():
+    kw = {"prompt_tokens": SHORT, "base_prompt_tokens": LONG, "answer_tokens": ANSWER,
+          "price_per_mu_hour": EXAMPLE_MU_HOUR}
+    small = costs.calculator(150, shape="pilot", **kw)
+    assert small["cheapest"] == "base_on_demand"  # $1.95 of storage outweighs 3,300 requests' token savings
+    assert costs.check_cheapest("base_on_demand", small).startswith("Right")
+    wrong = costs.check_cheapest("provisioned", small)
+    assert wrong.startswith("Not yet") and "$5,184.95" in wrong
+    assert "1,000 requests" in costs.calculator_text(small)
+    expected = small["pt_vs_deployment_per_day"]
+    assert costs.check_break_even(expected * 1.05, expected).startswith("Right")
+    assert "too low" in costs.check_break_even(expected / 2, expected)
+    assert "no answer" in costs.check_break_even(0, expected)
+
+
+def test_latency_runs_skip_prompts_that_do_not_fit_the_context():
+    from helpers import local_model
+
+    base = local_model.load_base()
+    rows = costs.latency_by_prompt_length(base, "Answer:", "word " * 5000, [0, 5, 100_000], repeats=1,
+                                          answer_tokens=2)
+    assert [r["filler_words"] for r in rows] == [0, 5]
+    assert all(r["ttft_s"] > 0 and r["total_s"] >= r["ttft_s"] * 0.5 for r in rows)
