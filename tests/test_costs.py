@@ -148,4 +148,4 @@ def test_latency_runs_skip_prompts_that_do_not_fit_the_context():
     rows = costs.latency_by_prompt_length(base, "Answer:", "word " * 5000, [0, 5, 100_000], repeats=1,
                                           answer_tokens=2)
     assert [r["filler_words"] for r in rows] == [0, 5]
-    assert all(r["ttft_s"] > 0 and r["total_s"] >= r["ttft_s"] * 0.5 for r in rows)
+    assert all(r["ttft_s"] > 0 and r["total_s"] > 0 and r["prompt_tokens"] > 0 for r in rows)  # times, not speeds
