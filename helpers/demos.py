@@ -10,7 +10,7 @@ import json
 import sys
 import time
 
-from helpers import corpus, local_model
+from helpers import corpus, local_model, pretraining
 from helpers.evaluation import clause_accuracy, clause_pairs, format_failure_rate
 
 
@@ -26,7 +26,6 @@ def prompt_fix(model, n: int = 60) -> dict:
 
 IFT = {"epochs": 3, "batch_size": 16, "learning_rate": 1e-3, "seed": 0}
 IFT_LORA = {"epochs": 6, "batch_size": 16, "learning_rate": 3e-3, "lora_rank": 8, "seed": 0}
-CPT = {"epochs": 1, "batch_size": 16, "learning_rate": 1e-3, "seed": 0}
 
 
 def instruction_tuning(base, *, progress: bool = False) -> dict:
@@ -44,12 +43,12 @@ def instruction_tuning(base, *, progress: bool = False) -> dict:
 
 
 def continued_pretraining(base, *, progress: bool = False) -> dict:
-    """Domain and general perplexity before and after continued pre-training, without and with replay."""
+    """Domain and general perplexity before and after continued pre-training, without and with replay (the runs
+    of notebook 02, helpers.pretraining)."""
     dom_train, dom_test = corpus.domain_splits()
     general = corpus.general_heldout()
-    replay = [p + c for p, c in corpus.general_documents(len(dom_train) * 3 // 7, seed=3)]  # 30% of the mix
-    cpt = local_model.cached_continue_pretraining(base, dom_train, progress=progress, **CPT)
-    cpt_replay = local_model.cached_continue_pretraining(base, dom_train, replay_texts=replay, progress=progress, **CPT)
+    cpt = pretraining.train(base, pretraining.CPT, dom_train, progress=progress)
+    cpt_replay = pretraining.train(base, pretraining.CPT, pretraining.with_replay(dom_train), progress=progress)
     out = {}
     for name, m in [("base", base), ("cpt", cpt), ("cpt_replay", cpt_replay)]:
         out[name] = {"domain_ppl": local_model.perplexity(m, dom_test), "general_ppl": local_model.perplexity(m, general)}
