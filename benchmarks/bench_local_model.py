@@ -4,8 +4,9 @@
 
 Prints measured figures (medians of interleaved runs); nothing is asserted. Targets on the 2-core lab
 machine, one thread: >= 15,000 training tokens/s, and 32 new tokens in <= 100 ms after a 64-token prompt.
-Each vocabulary size is the shipped base model's configuration with that vocabulary (random weights: speed
-does not depend on them); the default list is the shipped checkpoint's size, 4096 and 8192.
+Each vocabulary size is the shipped base model's configuration with that vocabulary (the checkpoint's own
+weights at its size, random ones at the others: speed does not depend on them); the default list is the
+shipped checkpoint's size, 4096 and 8192, all timed in turn so their ratios share the machine's load.
 
 Where PyTorch is installed (it is not a dependency of the lab), the same architecture written in PyTorch
 (pre-LN GPT, tied head, learned positions, the pointer-generator copy head, heads only at positions the loss
@@ -178,7 +179,7 @@ def check_torch_matches(model: lm.Model, batch, prompt) -> str:
 def interleaved(fns: dict, repeats: int, warmup: int = 2) -> tuple[dict, dict]:
     """Median wall-clock and CPU seconds of each function, the functions run in turn so that changes in the
     machine's load hit all of them alike. On a shared machine the CPU time of a one-thread run is closer to
-    what an idle machine's wall clock would show."""
+    what an idle machine's wall clock would show, so one-thread ratios compare CPU times."""
     wall, cpu = {k: [] for k in fns}, {k: [] for k in fns}
     for i in range(repeats + warmup):
         for k, fn in fns.items():
@@ -190,54 +191,67 @@ def interleaved(fns: dict, repeats: int, warmup: int = 2) -> tuple[dict, dict]:
     return ({k: statistics.median(v) for k, v in wall.items()}, {k: statistics.median(v) for k, v in cpu.items()})
 
 
-def bench_vocab(base: lm.Model, vocab: int, args) -> None:
-    model = model_with_vocab(base, vocab)
-    cfg = model.config
-    data = batches(cfg)
-    prompt = np.random.default_rng(1).integers(2, vocab, (1, 64))
-    print(f"\n== vocabulary {vocab:,} ({lm.count_parameters(model):,} parameters"
-          f"{', the shipped checkpoint' if model is base else ', random weights'})")
-    if torch is not None:
-        print(f"   PyTorch model check: {check_torch_matches(model, data['fine-tuning'], prompt)}")
+def bench(base: lm.Model, args) -> None:
+    """Every figure for every vocabulary size; within one figure all sizes and both implementations are
+    timed in turn, so the ratios between them share the machine's load."""
+    models = {v: model_with_vocab(base, v) for v in args.vocab}
+    data = {v: batches(m.config) for v, m in models.items()}
+    first = args.vocab[0]
+    for v, m in models.items():
+        print(f"vocabulary {v:,}: {lm.count_parameters(m):,} parameters"
+              f"{' (the shipped checkpoint)' if m is base else ' (random weights)'}")
+        if torch is not None:
+            prompt = np.random.default_rng(1).integers(2, v, (1, 64))
+            print(f"   PyTorch model check: {check_torch_matches(m, data[v]['fine-tuning'], prompt)}")
     for threads in args.threads:
         with threadpool_limits(threads, user_api="blas"):
             if torch is not None:
                 torch.set_num_threads(threads)
-            print(f"-- {threads} thread{'s' if threads > 1 else ''}")
-            for name, batch in data.items():
-                fns = {"numpy": numpy_trainer(model, batch)}
-                if name == "fine-tuning":
-                    fns["numpy, heads at every position"] = numpy_trainer(model, batch, all_positions=True)
-                if torch is not None:
-                    fns["PyTorch"] = torch_trainer(model, batch)
+            print(f"\n-- {threads} thread{'s' if threads > 1 else ''}")
+            for name in ("pre-training", "fine-tuning"):
+                fns = {}
+                for v, m in models.items():
+                    fns[v, "numpy"] = numpy_trainer(m, data[v][name])
+                    if name == "fine-tuning":
+                        fns[v, "every position"] = numpy_trainer(m, data[v][name], all_positions=True)
+                    if torch is not None:
+                        fns[v, "PyTorch"] = torch_trainer(m, data[v][name])
                 t, cpu = interleaved(fns, args.steps)
-                n_tok = batch[0].size
-                line = (f"   training, {name} batch {batch[0].shape[0]} x {batch[0].shape[1]}: "
-                        f"{n_tok / t['numpy']:,.0f} tokens/s")
-                if threads == 1:
-                    line += f" ({n_tok / cpu['numpy']:,.0f} per CPU-second)"
-                if name == "pre-training" and threads == 1:
-                    line += " (target >= 15,000)"
-                if "numpy, heads at every position" in t:
-                    line += f"; heads only at counted positions: {t['numpy'] / t['numpy, heads at every position']:.2f}x the time"
-                if "PyTorch" in t:
-                    line += f"; PyTorch {n_tok / t['PyTorch']:,.0f} tokens/s; numpy/PyTorch {t['PyTorch'] / t['numpy']:.2f}"
-                print(line)
-            lengths = (8, 32, 64, 128, 160) if model is base and threads == 1 else (64,)
-            for n in lengths:
-                p = np.random.default_rng(n).integers(2, vocab, (1, n))
-                fns = {"numpy": numpy_generator(model, p, 32)}
-                if torch is not None:
-                    fns["PyTorch"] = torch_generator(model, p, 32)
+                r = cpu if threads == 1 else t  # what the ratios compare
+                shape = data[first][name][0].shape
+                print(f"   training, {name} batch {shape[0]} x {shape[1]}"
+                      f"{' (target >= 15,000 tokens/s)' if name == 'pre-training' else ''}:")
+                for v in models:
+                    n_tok = data[v][name][0].size
+                    line = f"     vocab {v:5,}: {n_tok / t[v, 'numpy']:7,.0f} tokens/s"
+                    if threads == 1:
+                        line += f" ({n_tok / cpu[v, 'numpy']:,.0f} per CPU-second)"
+                    if v != first:
+                        line += f"; {r[first, 'numpy'] / r[v, 'numpy']:.2f}x vocab {first:,}'s speed"
+                    if (v, "every position") in t:
+                        line += f"; heads only at answer tokens: {r[v, 'numpy'] / r[v, 'every position']:.2f}x the time"
+                    if (v, "PyTorch") in t:
+                        line += f"; numpy/PyTorch {r[v, 'PyTorch'] / r[v, 'numpy']:.2f}"
+                    print(line)
+            print("   generation, 32 new tokens (greedy, KV cache) after a prompt of n tokens (target <= 100 ms at 64):")
+            for n in (8, 32, 64, 128, 160) if threads == 1 else (64,):
+                fns = {}
+                for v, m in models.items():
+                    if n == 64 or m is base:
+                        p = np.random.default_rng(n).integers(2, v, (1, n))
+                        fns[v, "numpy"] = numpy_generator(m, p, 32)
+                        if torch is not None:
+                            fns[v, "PyTorch"] = torch_generator(m, p, 32)
                 t, cpu = interleaved(fns, args.repeats)
-                line = f"   generation, 32 new tokens after {n:3d} prompt tokens: {1000 * t['numpy']:6.1f} ms"
-                if threads == 1:
-                    line += f" ({1000 * cpu['numpy']:.1f} ms CPU)"
-                if n == 64:
-                    line += " (target <= 100 ms)"
-                if "PyTorch" in t:
-                    line += f"; PyTorch {1000 * t['PyTorch']:6.1f} ms; numpy/PyTorch speed {t['PyTorch'] / t['numpy']:.2f}"
-                print(line)
+                r = cpu if threads == 1 else t
+                for v in models:
+                    if (v, "numpy") in t:
+                        line = f"     n {n:3d}, vocab {v:5,}: {1000 * t[v, 'numpy']:6.1f} ms"
+                        if threads == 1:
+                            line += f" ({1000 * cpu[v, 'numpy']:.1f} ms CPU)"
+                        if (v, "PyTorch") in t:
+                            line += f"; numpy/PyTorch speed {r[v, 'PyTorch'] / r[v, 'numpy']:.2f}"
+                        print(line)
 
 
 def main() -> None:
@@ -250,8 +264,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"base model: {base}\nload average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other "
           f"processes share the CPU); PyTorch: {torch.__version__ if torch else 'not installed (column skipped)'}")
-    for vocab in args.vocab:
-        bench_vocab(base, vocab, args)
+    bench(base, args)
 
 
 if __name__ == "__main__":
