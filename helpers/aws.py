@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from helpers.costs import Estimate, estimate_cost
+from helpers.costs import Estimate, default_epochs, estimate_cost
 
 MODES = ("offline", "live")
 MODE_VARIABLE = "LAB_AWS_MODE"
@@ -242,26 +242,24 @@ def _base_model_id(identifier: str) -> str:
 
 def check_job_request(client, params: dict) -> int:
     """Check a job's hyperParameters locally with the offline account's rules (data/bedrock/hyperparameters.csv)
-    and return the epochs it will run: the one given, else the model's default. A broken rule raises the client's
-    own ValidationException before anything is priced, asked or sent."""
+    and return the epochs it will run: the one given, else the model's default (`costs.default_epochs`). A broken
+    rule raises the client's own ValidationException before anything is priced, asked or sent."""
     from botocore.exceptions import ClientError
 
     from helpers.offline import AwsError, catalog, training
 
     given = params.get("hyperParameters") or {}
-    fm = catalog.foundation_models().get(_base_model_id(params.get("baseModelIdentifier", "")))
-    if fm is None or not fm.customizations:  # not in the lab's catalog: Bedrock itself decides
-        if "epochCount" not in given:
-            raise ValueError(f"{params.get('baseModelIdentifier')!r} is not in the lab's catalog, so its default "
-                             "epochCount is unknown: pass hyperParameters={'epochCount': ...} to price the job")
-        return int(given["epochCount"])
-    try:
-        return int(training.check_hyperparameters(fm, given)["epochCount"])
-    except AwsError as err:
-        modelled = getattr(getattr(client, "exceptions", None), err.code, None)
-        error_class = modelled if isinstance(modelled, type) and issubclass(modelled, ClientError) else ClientError
-        raise error_class({"Error": {"Code": err.code, "Message": err.message}},
-                          "CreateModelCustomizationJob") from None
+    model_id = _base_model_id(params.get("baseModelIdentifier", ""))
+    fm = catalog.foundation_models().get(model_id)
+    if fm is not None and fm.customizations:  # outside the lab's catalog Bedrock itself checks the rules
+        try:
+            training.check_hyperparameters(fm, given)
+        except AwsError as err:
+            modelled = getattr(getattr(client, "exceptions", None), err.code, None)
+            error_class = modelled if isinstance(modelled, type) and issubclass(modelled, ClientError) else ClientError
+            raise error_class({"Error": {"Code": err.code, "Message": err.message}},
+                              "CreateModelCustomizationJob") from None
+    return int(given["epochCount"]) if "epochCount" in given else default_epochs(model_id)
 
 
 def create_customization_job(bedrock, *, tokens: int, notebook: str | None = None, ask=input, **params) -> str:

@@ -92,7 +92,9 @@ def default_epochs(model_id: str) -> int:
 
     fm = catalog.customizable_variant(catalog.model_id_of(model_id))
     if fm is None or "epochCount" not in catalog.hyperparameters(fm.hp_group):
-        raise ValueError(f"{model_id} is not a customizable model in data/bedrock/foundation_models.csv")
+        raise ValueError(f"{model_id} is not a customizable model in data/bedrock/foundation_models.csv, so its "
+                         "default epochCount is unknown: give the epochs (a job's hyperParameters={'epochCount': ...}) "
+                         "to price the job")
     return int(float(catalog.hyperparameters(fm.hp_group)["epochCount"].default))
 
 

@@ -1,6 +1,6 @@
 """Scoring a model's answers on the clause task: the JSON it must produce, the label it picks, exact match,
-per-class precision/recall/F1, the confusion matrix, accuracy per slice, paired bootstrap intervals of a
-difference; the candidate prompts of a prompt-only baseline; and a general-capability probe for forgetting."""
+per-class precision/recall/F1, the confusion matrix, accuracy per slice, bootstrap intervals of a rate and of a
+paired difference; the candidate prompts of a prompt-only baseline; and a general-capability probe for forgetting."""
 from __future__ import annotations
 
 import json
@@ -105,16 +105,25 @@ def plot_confusion(pred: list, gold: list, labels: list[str] | None = None, titl
     return ax
 
 
+def bootstrap_interval(scores, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Seeded percentile bootstrap interval of a mean score (a hit rate, or a mean of paired differences):
+    the records are resampled with replacement n_boot times."""
+    x = np.asarray(scores, dtype=float)
+    if x.ndim != 1 or not len(x):
+        raise ValueError(f"bootstrap_interval needs a non-empty list of scores; got shape {x.shape}")
+    means = x[np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
 def paired_bootstrap(hits_a, hits_b, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
     """Mean of (a - b) over the same records and its bootstrap interval: records are resampled with
     replacement, the same resample for both, so the interval is that of the difference itself."""
     a, b = np.asarray(hits_a, dtype=float), np.asarray(hits_b, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or not len(a):
         raise ValueError(f"paired_bootstrap needs two equal-length, non-empty score lists; got {a.shape} and {b.shape}")
-    idx = np.random.default_rng(seed).integers(0, len(a), (n_boot, len(a)))
-    diffs = (a - b)[idx].mean(axis=1)
-    low, high = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
-    return {"diff": float((a - b).mean()), "low": float(low), "high": float(high), "n": len(a)}
+    low, high = bootstrap_interval(a - b, n_boot=n_boot, seed=seed, level=level)
+    return {"diff": float((a - b).mean()), "low": low, "high": high, "n": len(a)}
 
 
 # --------------------------------------------------------------------------- slices of the clause data

@@ -16,7 +16,7 @@ import numpy as np
 
 from helpers import corpus, formats, local_model
 from helpers.costs import estimate_cost
-from helpers.evaluation import predict_labels
+from helpers.evaluation import bootstrap_interval, predict_labels
 from helpers.paths import DATA_DIR
 
 BASE_MODEL = "amazon.titan-text-lite-v1:0:4k"
@@ -108,14 +108,6 @@ def with_replay(texts: list[str], share: float = REPLAY_SHARE) -> list[str]:
 
 
 # --------------------------------------------------------------------------- what a run changed
-def bootstrap_interval(hits: list[bool], n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Seeded percentile bootstrap interval of a hit rate."""
-    x = np.asarray(hits, dtype=float)
-    means = np.random.default_rng(seed).choice(x, size=(n_boot, len(x))).mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
-
-
 def measure(model, rows: list[dict], domain_test: list[str], general_test: list[str]) -> dict:
     """Domain and general perplexity; on the clause task exact match (per clause, and its rate with a bootstrap
     interval) and format compliance (share of answers that are the firm's JSON)."""

@@ -109,10 +109,25 @@ def test_plain_units():
     assert costs.money(5183) == "$5,183.00" and costs.money(0.000025) == "$0.000025"
 
 
+RATE_NAMES = {"learning_rate", "lr"}
+
+
 def _numbers_in(source: str) -> set[float]:
+    """Float literals of a cell, but for learning rates (`learning_rate=1e-3`, {"learning_rate": 1e-3},
+    `for lr in (1e-3, 3e-3)`): training settings that may equal a price (notebook 05 trains at 1e-3)."""
     lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-    return {n.value for n in ast.walk(ast.parse("\n".join(lines)))
-            if isinstance(n, ast.Constant) and isinstance(n.value, float)}
+    tree = ast.parse("\n".join(lines))
+    rates = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in RATE_NAMES:
+            rates.append(node.value)
+        elif isinstance(node, ast.Dict):
+            rates += [v for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant) and k.value in RATE_NAMES]
+        elif isinstance(node, (ast.For, ast.comprehension)) and getattr(node.target, "id", None) in RATE_NAMES:
+            rates.append(node.iter)
+    skip = {id(n) for r in rates for n in ast.walk(r)}
+    return {n.value for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, float) and id(n) not in skip}
 
 
 def test_no_price_literal_sits_in_a_notebook_code_cell():

@@ -1,5 +1,6 @@
 """Tests of helpers/evaluation.py: parsing the firm's JSON answer, scores with hand-computed expectations,
-the paired bootstrap, slices, the candidate prompts and the general-capability probe."""
+bootstrap intervals (of a rate, of a paired difference), slices, the candidate prompts and the
+general-capability probe."""
 import collections
 
 import matplotlib
@@ -60,6 +61,17 @@ def test_plot_confusion_draws_one_cell_per_pair():
     ax = evaluation.plot_confusion(PRED, GOLD, ["payment", "LC1", "LC2", "DP4"])
     assert ax.get_xlabel() == "predicted label" and len(ax.get_yticklabels()) == 4
     assert sorted(t.get_text() for t in ax.texts) == ["1"] * 6
+
+
+def test_bootstrap_interval_is_seeded_and_brackets_the_rate():
+    hits = [True] * 30 + [False] * 10
+    lo, hi = evaluation.bootstrap_interval(hits)
+    assert lo < 0.75 < hi and (lo, hi) == evaluation.bootstrap_interval(hits)
+    assert evaluation.bootstrap_interval([True] * 5) == (1.0, 1.0)
+    d_lo, d_hi = evaluation.bootstrap_interval([1, 0, -1, 0] * 10)  # a paired difference centred on 0
+    assert d_lo < 0 < d_hi
+    with pytest.raises(ValueError, match="non-empty"):
+        evaluation.bootstrap_interval([])
 
 
 def test_paired_bootstrap_of_a_constant_difference_and_of_no_difference():

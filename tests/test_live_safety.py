@@ -226,6 +226,14 @@ def test_custom_model_base_uses_its_foundation_models_default(live_env, capsys):
     assert "x 5 epochs" in capsys.readouterr().out
 
 
+def test_a_model_outside_the_catalog_needs_its_epochs_before_price_or_question(live_env):
+    client, stub = live_client()
+    with pytest.raises(ValueError, match=r"default epochCount is unknown.*'epochCount'"):
+        aws.create_customization_job(client, tokens=1000, ask=lambda p: pytest.fail("asked"),
+                                     baseModelIdentifier="example.not-in-the-catalog-v1:0", **JOB)
+    stub.assert_no_pending_responses()
+
+
 def test_a_broken_hyperparameter_is_refused_before_price_or_question(live_env, capsys):
     client, stub = live_client()
     with pytest.raises(client.exceptions.ValidationException, match=r"epochCount value '9' is out of range"):

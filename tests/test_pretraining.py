@@ -102,15 +102,6 @@ def test_the_offline_jobs_train_the_runs_the_notebook_loads(account, tiny_base, 
 
 
 # ------------------------------------------------------------------------------------------ measurements
-def test_bootstrap_interval_is_seeded_and_brackets_the_rate():
-    hits = [True] * 30 + [False] * 10
-    lo, hi = pretraining.bootstrap_interval(hits)
-    assert lo < 0.75 < hi and (lo, hi) == pretraining.bootstrap_interval(hits)
-    assert pretraining.bootstrap_interval([True] * 5) == (1.0, 1.0)
-    d_lo, d_hi = pretraining.bootstrap_interval([1, 0, -1, 0] * 10)  # a paired difference centred on 0
-    assert d_lo < 0 < d_hi
-
-
 def test_measure_reports_the_four_measurements_on_the_base_model():
     base = local_model.load_base()
     rows = corpus.clause_splits()["test_set"][:8]
