@@ -291,7 +291,8 @@ def follow_nova_micro_sample(work: Path, every: float = 0.02) -> dict:
         customizationType="FINE_TUNING", jobName="amazon-nova-micro-custom-job-lab", customModelName=custom_model_name,
         roleArn=role_arn, baseModelIdentifier="amazon.nova-micro-v1:0:128k",
         hyperParameters={"epochCount": "2", "batchSize": "1", "learningRate": "0.00005"},
-        trainingDataConfig={"s3Uri": uris["train"]}, validationDataConfig={"validators": [{"s3Uri": uris["validation"]}]},
+        trainingDataConfig={"s3Uri": uris["train"]},
+        validationDataConfig={"validators": [{"s3Uri": uris["validation"]}]},
         outputDataConfig={"s3Uri": f"s3://{bucket}/outputs/output-{custom_model_name}"})
     seen["job_statuses"] = poll(lambda: bedrock.get_model_customization_job(
         jobIdentifier="amazon-nova-micro-custom-job-lab"), "status", "InProgress", every)
@@ -380,7 +381,8 @@ def test_sample_call_sequence_runs_against_the_endpoint(lab_env, monkeypatch, sa
 
 # ------------------------------------------------------------------------------------------ AWS's own notebooks
 # read from checkouts the lab does not ship (their code stays in their repositories)
-CHECKOUTS = {"AWS_SAMPLES_DIR": "aws-samples/amazon-bedrock-samples", "AWS_WORKSHOP_DIR": "aws-samples/amazon-bedrock-workshop"}
+CHECKOUTS = {"AWS_SAMPLES_DIR": "aws-samples/amazon-bedrock-samples",
+             "AWS_WORKSHOP_DIR": "aws-samples/amazon-bedrock-workshop"}
 
 
 def checkout_params(with_family: bool) -> list:

@@ -1,4 +1,4 @@
-"""`python -m helpers run-aws-sample`: run AWS's public Bedrock fine-tuning sample notebooks against the offline account.
+"""`python -m helpers run-aws-sample`: run AWS's public Bedrock fine-tuning samples against the offline account.
 
 runner.py runs a notebook's cells as one kernel would; families.py names the sample pairs, where they live and
 what stands in for what cannot run offline; english.py makes the English records that stand in for downloads.

@@ -17,6 +17,7 @@ TIMES = ["8 am", "10:30", "noon", "2 pm", "half past four", "6 pm", "7:15"]
 PLACES = ["the Italian place on Main Street", "the coffee shop near the station", "the new ramen bar",
           "the park by the river", "the library cafe", "Grandma's house"]
 ITEMS = ["umbrella", "charger", "blue jacket", "copy of the novel", "camping stove", "drill", "board game"]
+SURNAMES = ["Reed", "Okafor", "Lind", "Moreau", "Tanaka"]
 CITIES = ["Riverton", "Lakeside", "Port Ellis", "Maple Grove", "Northfield", "Clearwater"]
 PROJECTS = ["a new bus line", "a solar farm", "a public swimming pool", "a bike lane network", "a night market"]
 TEAMS = ["the Riverton Hawks", "the Lakeside Rovers", "Port Ellis United", "the Northfield Bears"]
@@ -63,12 +64,13 @@ def _upper_first(text: str) -> str:
 
 def _news(rng: random.Random) -> tuple[str, list[str]]:
     city, day = rng.choice(CITIES), rng.choice(DAYS)
-    who = f"{rng.choice(['Mayor', 'Councillor', 'Director'])} {rng.choice(NAMES)} {rng.choice(['Reed', 'Okafor', 'Lind', 'Moreau', 'Tanaka'])}"
+    title, surname = rng.choice(["Mayor", "Councillor", "Director"]), rng.choice(SURNAMES)
+    who = f"{title} {rng.choice(NAMES)} {surname}"
     if rng.random() < 0.5:
         project, cost, months = rng.choice(PROJECTS), rng.choice([4, 12, 25, 60]), rng.choice([6, 9, 18, 24])
         article = (f"({city}) -- Officials in {city} approved {project} on {day}, ending two years of debate. "
                    f"The plan will cost about ${cost} million and take {months} months to build, {who} said. "
-                   f"\"This is a good day for everyone who lives and works here,\" {who.split()[-1]} told reporters. "
+                   f"\"This is a good day for everyone who lives and works here,\" {surname} told reporters. "
                    "Critics said the money could have gone to schools, and some residents worried about noise "
                    "during construction. Work is expected to begin next spring.")
         return article, [f"{city} approves {project} costing about ${cost} million.",
@@ -83,7 +85,8 @@ def _news(rng: random.Random) -> tuple[str, list[str]]:
                + f"\"We played as a team tonight,\" said coach {rng.choice(NAMES)} after the game. "
                "The two sides meet again next month.")
     if goals[0] == goals[1]:
-        return article, [f"{_upper_first(home)} and {away} draw {goals[0]} to {goals[1]}.", "The sides meet again next month."]
+        return article, [f"{_upper_first(home)} and {away} draw {goals[0]} to {goals[1]}.",
+                         "The sides meet again next month."]
     return article, [f"{_upper_first(winner)} beat {loser} {max(goals)} to {min(goals)}.",
                      "The sides meet again next month."]
 
