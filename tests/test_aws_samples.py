@@ -23,7 +23,7 @@ from helpers.aws_samples import english, families, runner
 from helpers.offline import server
 from helpers.offline.service import Emulator
 from helpers.offline.state import Store
-from test_offline import REPO, account, english_flow_env, jsonl, lab_env, offline_aws_command, tiny_base  # noqa: F401
+from test_offline import REPO, account, offline_child_env, jsonl, lab_env, offline_aws_command, tiny_base  # noqa: F401
 
 HAIKU = families.FAMILIES[0]
 NOVA_MICRO = families.FAMILIES[1]
@@ -432,7 +432,7 @@ def test_aws_sample_pair_runs_in_process(account, lab_env, checkout, family):
 
 @pytest.mark.parametrize("checkout, family", checkout_params(with_family=False))
 def test_aws_sample_pairs_run_against_the_offline_aws_command(tmp_path, checkout, family):
-    env = {**english_flow_env(tmp_path), "MPLBACKEND": "Agg"}
+    env = {**offline_child_env(tmp_path), "MPLBACKEND": "Agg"}
     with offline_aws_command(env) as url:
         done = subprocess.run([sys.executable, "-m", "helpers", "run-aws-sample", checkout,
                                "--workdir", str(tmp_path / "work")], cwd=REPO, capture_output=True, text=True,

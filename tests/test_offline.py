@@ -527,7 +527,7 @@ def test_offline_aws_command_serves_on_loopback(lab_env):
         proc.wait(timeout=10)
 
 
-def english_flow_env(tmp: Path) -> dict:
+def offline_child_env(tmp: Path) -> dict:
     """A child process's environment for a fresh offline account in `tmp` (fast status phases, no AWS settings)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAB_AWS"))}
     env.update(LAB_STATE_DIR=str(tmp / "state"), LAB_CACHE_DIR=str(tmp / "cache"), LAB_OFFLINE_TIME_SCALE="0.02",
@@ -576,7 +576,7 @@ def test_plain_boto3_flow_on_english_data_through_the_offline_aws_command(tmp_pa
     for name, n, seed in [("train.jsonl", 24, 1), ("validation.jsonl", 6, 2)]:
         (tmp_path / name).write_bytes(jsonl(make_records(n, seed)))
         files.append(str(tmp_path / name))
-    env = english_flow_env(tmp_path)
+    env = offline_child_env(tmp_path)
     with offline_aws_command(env) as url:
         done = subprocess.run([sys.executable, str(FIXTURES / "plain_boto3_flow.py"), *files, "--region", region,
                                "--model", model, "--type", kind, "--question", question,
