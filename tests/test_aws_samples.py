@@ -23,7 +23,8 @@ from helpers.aws_samples import english, families, runner
 from helpers.offline import server
 from helpers.offline.service import Emulator
 from helpers.offline.state import Store
-from test_offline import REPO, account, offline_child_env, jsonl, lab_env, offline_aws_command, tiny_base  # noqa: F401
+from test_offline import (REPO, account, jsonl, lab_env, offline_aws_command,  # noqa: F401 (fixtures)
+                          offline_child_env, tiny_base)
 
 HAIKU = families.FAMILIES[0]
 NOVA_MICRO = families.FAMILIES[1]
