@@ -121,6 +121,30 @@ def test_unknown_layouts_and_notebooks_say_what_was_looked_for(tmp_path, capsys)
     assert aws_samples.resolve([str(p) for p in nova]) == [(NOVA_MICRO, nova)]
 
 
+def test_run_aws_sample_command_prints_a_line_per_cell_and_per_notebook(tmp_path):
+    """The command on a checkout-shaped folder of the lab's own notebooks under the Nova Micro names."""
+    root = tmp_path / "checkout"
+    folder = root / NOVA_MICRO.folders["aws-samples/amazon-bedrock-samples"]
+    folder.mkdir(parents=True)
+    write_notebook(folder / NOVA_MICRO.notebooks[0], [(None, "a = 1"), (None, "print(a)"), (None, "!pip install x")])
+    write_notebook(folder / NOVA_MICRO.notebooks[1], [(None, "b = a + 1")])
+    done = subprocess.run([sys.executable, "-m", "helpers", "run-aws-sample", str(root), "--family", "nova-micro",
+                           "--workdir", str(tmp_path / "work"), "--show-output"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, env=offline_child_env(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    # after the mode banner; module stand-ins are reported only where the module is missing
+    lines = [line for line in done.stdout.splitlines() if not line.startswith(("AWS mode: ", "module "))]
+    setup, tune = NOVA_MICRO.notebooks
+    assert lines == [
+        f"== {NOVA_MICRO.name}: {setup}, {tune} in us-east-1",
+        f"{setup} cell-1 ok", f"{setup} cell-2 ok", "    1",
+        f"{setup} cell-3 stand-in: {NOVA_MICRO.stand_ins[f'{setup}#cell-3'].reason}",
+        f"{tune} cell-1 ok",
+        f"{setup}: 2 ran unmodified (0 after a prerequisite), 1 stood in",
+        f"{tune}: 1 ran unmodified (0 after a prerequisite), 0 stood in",
+        "OK: 3 ran unmodified (0 after a prerequisite), 1 stood in"]
+
+
 # ------------------------------------------------------------------------------------------ the English records
 def test_english_records_are_seeded_and_shaped_like_the_downloads():
     assert english.dialogues(5, seed=3) == english.dialogues(5, seed=3) != english.dialogues(5, seed=4)
