@@ -11,6 +11,7 @@ gate. Without it a model this small never learns to read a passage in its prompt
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -41,59 +42,84 @@ class EmptyDataError(LocalModelError):
     """A training set with no records."""
 
 
-class RecordTooLongError(LocalModelError):
-    """A record with more tokens than the model's context window."""
-
-
-class UnknownTokenError(LocalModelError):
-    """A word the tokenizer has never seen."""
-
-
 class CheckpointError(LocalModelError):
     """A checkpoint file that is missing, truncated or corrupt."""
 
 
 # --------------------------------------------------------------------------- tokenizer
-# A word-level tokenizer: a word keeps its leading space (" price" and "price" are different tokens), so
-# decode(encode(text)) == text for any text made of known words.
-WORD = re.compile(r" ?[A-Za-z0-9_]+| ?[^A-Za-z0-9_\s]|\s")
+# A sentencepiece BPE model with byte fallback (data/base_model/README.md says why sentencepiece, and
+# how it compares with Hugging Face `tokenizers`). Any character it has no piece for becomes its UTF-8
+# bytes, so every string encodes. Sentencepiece writes a space as U+2581 '▁' inside pieces; a literal '▁'
+# in the input would come back as a space, so encode() sends it as its three byte tokens instead and
+# decode() maps pieces to bytes itself: decode(encode(text)) == text for every string.
 EOS, UNK = 0, 1
+WORD = re.compile(r" ?[A-Za-z0-9_]+| ?[^A-Za-z0-9_\s]|\s+")
+PIECE_CUT = "\x1f"
+SPACE_MARK = "\u2581"
+TOKENIZER_FILE = "tokenizer.model"
 
 
 class Tokenizer:
-    """Word-level tokenizer built from the lab's own corpus; id 0 is <eos>, id 1 is <unk>."""
+    """Subword tokenizer (sentencepiece BPE, byte fallback); id 0 is <eos>, id 1 is <unk> (never produced)."""
 
-    def __init__(self, vocab: list[str]):
-        self.vocab = list(vocab)
-        self.index = {w: i for i, w in enumerate(self.vocab)}
+    def __init__(self, model_proto: bytes):
+        import sentencepiece as spm
+
+        self.proto = bytes(model_proto)
+        self.sp = spm.SentencePieceProcessor(model_proto=self.proto)
+        n = self.sp.get_piece_size()
+        self.pieces = [self.sp.id_to_piece(i) for i in range(n)]
+        self._bytes = [bytes([int(piece[3:5], 16)]) if self.sp.is_byte(i)
+                       else b"" if self.sp.is_control(i) or self.sp.is_unknown(i)
+                       else piece.replace(SPACE_MARK, " ").encode("utf-8") for i, piece in enumerate(self.pieces)]
+        self._mark_ids = [self.sp.piece_to_id(f"<0x{b:02X}>") for b in SPACE_MARK.encode("utf-8")]
 
     @classmethod
-    def build(cls, texts: list[str]) -> "Tokenizer":
-        """Vocabulary of every piece in texts, sorted so the same texts give the same ids."""
-        pieces = set()
-        for t in texts:
-            pieces.update(WORD.findall(t))
-        return cls(["<eos>", "<unk>"] + sorted(pieces))
+    def build(cls, texts: list[str], *, vocab_size: int = 1024, keep_whole: tuple[str, ...] = (),
+              seed: int = 0) -> "Tokenizer":
+        """Train on texts: at most vocab_size pieces (fewer if the texts have fewer useful ones), the 256
+        byte pieces included; each string in keep_whole is always one token. Same texts and seed, same
+        tokenizer (one training thread: sentencepiece's result depends on the thread count)."""
+        import io
 
-    def encode(self, text: str, *, strict: bool = True, where: str = "text") -> list[int]:
-        """Token ids; strict raises UnknownTokenError naming `where`, otherwise unknown words become <unk>."""
-        ids = []
-        for w in WORD.findall(text):
-            i = self.index.get(w)
-            if i is None:
-                if strict:
-                    raise UnknownTokenError(f"{where}: unknown token {w!r} (not in the model's vocabulary of "
-                                            f"{len(self.vocab)} words)")
-                i = UNK
-            ids.append(i)
-        return ids
+        import sentencepiece as spm
+
+        spm.set_random_generator_seed(seed)
+        out = io.BytesIO()
+        # training pieces never cross a word/number/symbol boundary: " price", "12", ".", "00" as the lab's
+        # word-level tokenizer cut them, so a number in a passage is copied piece by piece as it was written
+        cut = (PIECE_CUT.join(WORD.findall(t.replace(PIECE_CUT, ""))) for t in texts if t)
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=cut, model_writer=out, model_type="bpe", pretokenization_delimiter=PIECE_CUT,
+            vocab_size=vocab_size, hard_vocab_limit=False, byte_fallback=True, character_coverage=1.0,
+            # lossless: no normalization, no added or collapsed spaces, runs of spaces may be pieces
+            normalization_rule_name="identity", add_dummy_prefix=False, remove_extra_whitespaces=False,
+            allow_whitespace_only_pieces=True, max_sentence_length=1 << 16,
+            user_defined_symbols=list(keep_whole), eos_id=EOS, unk_id=UNK, bos_id=-1, pad_id=-1,
+            eos_piece="<eos>", unk_piece="<unk>", num_threads=1, minloglevel=2)
+        return cls(out.getvalue())
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of any string."""
+        if SPACE_MARK not in text:
+            return self.sp.encode(text)
+        out = []
+        for i, ids in enumerate(self.sp.encode(text.split(SPACE_MARK))):
+            out += (self._mark_ids if i else []) + ids
+        return out
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        """encode() of each text (one call into sentencepiece when no text has a literal '▁')."""
+        if any(SPACE_MARK in t for t in texts):
+            return [self.encode(t) for t in texts]
+        return self.sp.encode(list(texts))
 
     def decode(self, ids) -> str:
-        """Text of token ids (special tokens dropped)."""
-        return "".join(self.vocab[i] for i in ids if i > UNK)
+        """Text of token ids (<eos> dropped); bytes that do not form UTF-8, as a model may emit, become U+FFFD."""
+        return b"".join(self._bytes[i] for i in ids).decode("utf-8", errors="replace")
 
     def __len__(self) -> int:
-        return len(self.vocab)
+        return len(self.pieces)
 
 
 # --------------------------------------------------------------------------- the model object
@@ -322,36 +348,35 @@ class AdamW:
 
 # --------------------------------------------------------------------------- data -> batches
 def _encode_pairs(model: Model, pairs) -> list[tuple[list[int], int]]:
-    """(token ids of prompt + completion + <eos>, number of prompt tokens) per pair, checked."""
+    """(token ids of prompt + completion + <eos>, number of prompt tokens) per pair.
+
+    A pair longer than the context (context + 1 tokens with <eos>) is cut to fit, keeping what the
+    model learns from: the whole completion and the END of the prompt (the instruction and question a
+    prompt usually ends with); a completion longer than the context alone keeps its first tokens, after
+    one prompt token. Bedrock's own limits, far larger, are checked before this (helpers.formats)."""
     if not pairs:
         raise EmptyDataError("the training set is empty (0 records)")
+    room = model.config["context"] + 1
     out = []
-    for i, pair in enumerate(pairs):
-        prompt, completion = pair
-        where = f"record {i + 1}"
-        a = model.tokenizer.encode(prompt, where=f"{where} (prompt)")
-        b = model.tokenizer.encode(completion, where=f"{where} (completion)") + [EOS]
-        _check_length(model, len(a) + len(b), where)
+    prompts, completions = zip(*pairs)
+    for a, b in zip(model.tokenizer.encode_batch(list(prompts)), model.tokenizer.encode_batch(list(completions))):
+        b = (b + [EOS])[:room - 1]
+        a = a[-(room - len(b)):]
         out.append((a + b, len(a)))
     return out
 
 
-def _encode_texts(model: Model, texts, what: str = "record") -> list[tuple[list[int], int]]:
-    """(token ids + <eos>, 0) per text: every token counts in the loss."""
+def _encode_texts(model: Model, texts) -> list[tuple[list[int], int]]:
+    """(token ids + <eos>, 0) per text, every token counting in the loss; a text longer than the context
+    is split into consecutive context-long pieces, so continued pre-training reads all of it."""
     if not texts:
         raise EmptyDataError("the training set is empty (0 records)")
+    room = model.config["context"] + 1
     out = []
-    for i, text in enumerate(texts):
-        ids = model.tokenizer.encode(text, where=f"{what} {i + 1}") + [EOS]
-        _check_length(model, len(ids), f"{what} {i + 1}")
-        out.append((ids, 0))
+    for ids in model.tokenizer.encode_batch(list(texts)):
+        ids = ids + [EOS]
+        out += [(ids[i:i + room], 0) for i in range(0, len(ids), room)]
     return out
-
-
-def _check_length(model: Model, n: int, where: str) -> None:
-    if n > model.config["context"] + 1:
-        raise RecordTooLongError(f"{where}: {n} tokens, longer than the context window of "
-                                 f"{model.config['context']} tokens")
 
 
 def _pack(examples: list[tuple[list[int], int]], context: int) -> list[tuple[list[int], list[float]]]:
@@ -482,7 +507,7 @@ def continue_pretraining(model: Model, texts, *, epochs: int = 1, batch_size: in
     texts, mixed in at random, if given); a new model."""
     examples = _encode_texts(model, texts)
     if replay_texts:
-        examples += _encode_texts(model, replay_texts, what="replay record")
+        examples += _encode_texts(model, replay_texts)
         order = np.random.default_rng(seed + 1).permutation(len(examples))
         examples = [examples[i] for i in order]
     seqs = _pack(examples, model.config["context"])
@@ -498,8 +523,19 @@ def perplexity(model: Model, texts) -> float:
 
 
 def count_tokens(model: Model, text: str) -> int:
-    """Number of tokens in text (unknown words count as one token each)."""
-    return len(model.tokenizer.encode(text, strict=False))
+    """Number of tokens in text."""
+    return len(model.tokenizer.encode(text))
+
+
+def prompt_window(model: Model, max_new_tokens: int) -> int:
+    """How many prompt tokens generation reads at most: the context less room for the answer (up to a
+    quarter of the context), so a long prompt still leaves space to reply."""
+    return model.config["context"] - max(1, min(max_new_tokens, model.config["context"] // 4))
+
+
+def prompt_tokens_read(model: Model, prompt: str, max_new_tokens: int) -> int:
+    """How many tokens of prompt generation reads: all of them, or the last prompt_window() of a longer one."""
+    return min(count_tokens(model, prompt), prompt_window(model, max_new_tokens))
 
 
 # --------------------------------------------------------------------------- generation with a KV cache
@@ -554,12 +590,13 @@ def _pick(prob: np.ndarray, temperature: float, top_p: float, rng: np.random.Gen
     return out
 
 
-def generate_batch(model: Model, prompts: list[str], *, max_new_tokens: int = 32, temperature: float = 0.0,
-                   top_p: float = 1.0, seed: int = 0) -> list[str]:
-    """New text for each prompt (left-padded batch, KV cache); stops at <eos> or the context limit."""
-    p, cfg, tok = model.weights(), model.config, model.tokenizer
+def generate_ids(model: Model, prompts: list[str], *, max_new_tokens: int = 32, temperature: float = 0.0,
+                 top_p: float = 1.0, seed: int = 0) -> list[list[int]]:
+    """New token ids for each prompt (left-padded batch, KV cache); stops at <eos> or the context limit."""
+    p, cfg = model.weights(), model.config
     rng = np.random.default_rng(seed)
-    enc = [tok.encode(q, strict=False)[-(cfg["context"] - 1):] or [EOS] for q in prompts]
+    keep = prompt_window(model, max_new_tokens)
+    enc = [e[-keep:] or [EOS] for e in model.tokenizer.encode_batch(prompts)]
     lens = np.array([len(e) for e in enc])
     L = int(lens.max())
     pad = L - lens
@@ -583,22 +620,29 @@ def generate_batch(model: Model, prompts: list[str], *, max_new_tokens: int = 32
             break
         key_ok = np.concatenate([key_ok, np.ones((len(enc), 1), bool)], 1)
         prob, cache = _step(p, cfg, nxt[:, None], np.minimum(lens + s, cfg["context"] - 1)[:, None], key_ok, cache)
-    return [tok.decode(o) for o in out]
+    return out
+
+
+def generate_batch(model: Model, prompts: list[str], *, max_new_tokens: int = 32, temperature: float = 0.0,
+                   top_p: float = 1.0, seed: int = 0) -> list[str]:
+    """New text for each prompt: generate_ids(), decoded."""
+    return [model.tokenizer.decode(o) for o in generate_ids(model, prompts, max_new_tokens=max_new_tokens,
+                                                             temperature=temperature, top_p=top_p, seed=seed)]
 
 
 def generate(model: Model, prompt: str, *, max_new_tokens: int = 32, temperature: float = 0.0,
              top_p: float = 1.0, seed: int = 0) -> str:
     """The model's continuation of prompt (new text only): greedy at temperature 0, else sampled.
 
-    Unlike training, an unknown word in a prompt is not an error: it becomes <unk>, and a prompt longer than
-    the context keeps its last tokens."""
+    Any text is a prompt; one longer than the context keeps its last prompt_window() tokens."""
     return generate_batch(model, [prompt], max_new_tokens=max_new_tokens, temperature=temperature,
                           top_p=top_p, seed=seed)[0]
 
 
 # --------------------------------------------------------------------------- save / load
 def _config_blob(model: Model) -> dict:
-    return {"config": model.config, "vocab": model.tokenizer.vocab, "history": model.history,
+    return {"config": model.config, "tokenizer_sha256": hashlib.sha256(model.tokenizer.proto).hexdigest(),
+            "history": model.history,
             "lora": None if model.lora is None else {"rank": model.lora["rank"], "alpha": model.lora["alpha"]}}
 
 
@@ -611,13 +655,15 @@ def _arrays(model: Model) -> dict:
 
 
 def save(model: Model, path) -> Path:
-    """Write the model to the directory path: weights.npz and config.json (config, tokenizer, history,
-    and the weights' SHA-256). Written to a temporary directory first, then renamed into place."""
+    """Write the model to the directory path: weights.npz, tokenizer.model (its own copy, so the folder
+    loads alone) and config.json (config, history, and both files' SHA-256). Written to a temporary
+    directory first, then renamed into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         np.savez(tmp / "weights.npz", **_arrays(model))
+        (tmp / TOKENIZER_FILE).write_bytes(model.tokenizer.proto)
         blob = _config_blob(model)
         blob["weights_sha256"] = hashlib.sha256((tmp / "weights.npz").read_bytes()).hexdigest()
         (tmp / "config.json").write_text(json.dumps(blob, indent=1, sort_keys=True) + "\n")
@@ -636,8 +682,8 @@ def save(model: Model, path) -> Path:
 def load(path) -> Model:
     """Read a model written by save(); a missing, truncated or altered file raises CheckpointError."""
     path = Path(path)
-    cfg_file, w_file = path / "config.json", path / "weights.npz"
-    for f in (cfg_file, w_file):
+    cfg_file, w_file, t_file = path / "config.json", path / "weights.npz", path / TOKENIZER_FILE
+    for f in (cfg_file, w_file, t_file):
         if not f.is_file():
             raise CheckpointError(f"{f}: checkpoint file missing")
     try:
@@ -647,6 +693,10 @@ def load(path) -> Model:
     raw = w_file.read_bytes()
     if hashlib.sha256(raw).hexdigest() != blob.get("weights_sha256"):
         raise CheckpointError(f"{w_file}: truncated or altered ({len(raw):,} bytes; its SHA-256 does not match "
+                              f"config.json)")
+    proto = t_file.read_bytes()
+    if hashlib.sha256(proto).hexdigest() != blob.get("tokenizer_sha256"):
+        raise CheckpointError(f"{t_file}: truncated or altered ({len(proto):,} bytes; its SHA-256 does not match "
                               f"config.json)")
     try:
         with np.load(w_file) as z:
@@ -658,12 +708,18 @@ def load(path) -> Model:
     if blob["lora"]:
         names = sorted({k[5:-2] for k in arrays if k.startswith("lora:")})
         lora = dict(blob["lora"], ab={k: (arrays[f"lora:{k}.A"], arrays[f"lora:{k}.B"]) for k in names})
-    return Model(blob["config"], Tokenizer(blob["vocab"]), params, lora, blob["history"])
+    return Model(blob["config"], Tokenizer(proto), params, lora, blob["history"])
 
 
 def load_base() -> Model:
     """The shipped base checkpoint (data/base_model/)."""
     return load(BASE_DIR)
+
+
+@functools.lru_cache(maxsize=1)
+def base_tokenizer() -> Tokenizer:
+    """The shipped base checkpoint's tokenizer alone (no weights read): what the lab counts tokens with."""
+    return Tokenizer((BASE_DIR / TOKENIZER_FILE).read_bytes())
 
 
 # --------------------------------------------------------------------------- cache of trained models
@@ -711,29 +767,31 @@ BASE_BUILD = {"n_layer": 2, "d_model": 128, "n_head": 4, "context": 192, "steps"
               "learning_rate": 3e-3, "warmup_steps": 100, "n_documents": 200_000, "corpus_seed": 1, "seed": 0}
 
 
-# words a learner's own prompt or system prompt is likely to use, so that fine-tuning jobs in the notebooks do
-# not stop at an unknown word; each appears with and without a capital and a leading space
-COMMON_WORDS = """a about after all also an and answer any are as assistant at be because before but by can
-category classify clause company contract customer data date do does each example expert extract field for from
-give given helpful how human i if in information input instruction is it json key label legal lawyer model my
-new no not of on one only or other output please price product question read reply respond response return
-review role say should so summarize summary system task text that the their then there this to type use user
-what when where which who why will with write yes you your""".split()
+TOKENIZER_BUILD = {"vocab_size": 2560, "seed": 0, "n_documents": 50_000, "english_repeats": 20}
+
+
+def english_words() -> list[str]:
+    """The hand-written list of common English words in data/general/english_words.txt."""
+    lines = (DATA_DIR / "general" / "english_words.txt").read_text().splitlines()
+    return [w for w in lines if w and not w.startswith("#")]
 
 
 def _coverage_text() -> str:
-    """Every printable ASCII symbol, number 0-100 and common word, with and without a leading space."""
+    """Every printable ASCII symbol, the numbers 0-100 and the common English words, each with and without
+    a capital and a leading space: pieces a learner's own text will use."""
     symbols = [ch for ch in map(chr, range(33, 127)) if not ch.isalnum()]
-    words = COMMON_WORDS + [w.capitalize() for w in COMMON_WORDS] + [str(i) for i in range(101)] + ["00"]
-    return " ".join(symbols + words) + "\n" + "".join(symbols) + "\n" + "\n".join(words)
+    words = english_words()
+    words = words + [w.capitalize() for w in words] + [str(i) for i in range(101)] + ["00"]
+    return " ".join(symbols + words) + "\n" + "".join(symbols) + "\n" + "\n".join(words[::7])
 
 
-def build_tokenizer() -> Tokenizer:
-    """The lab's vocabulary: every word of its general corpus, clauses, domain text, dates and catalogs."""
+def tokenizer_texts(build: dict = TOKENIZER_BUILD) -> list[str]:
+    """What the base tokenizer is trained on: general documents (the first of the pre-training corpus), the
+    held-out text, the firm's clauses and prompts, the domain text, both catalogs, and the English words."""
     from helpers import corpus
 
-    texts = [_coverage_text()]
-    texts += [p + c for p, c in corpus.general_documents(BASE_BUILD["n_documents"], BASE_BUILD["corpus_seed"])]
+    texts = [_coverage_text()] * build["english_repeats"]
+    texts += [p + c for p, c in corpus.general_documents(build["n_documents"], BASE_BUILD["corpus_seed"])]
     texts += [p + c for p, c in corpus.general_documents(1200, 2)]
     for row in corpus.make_raw_clauses():
         texts += [corpus.clause_prompt(row["text"]), corpus.clause_prompt(row["text"], json_format=False),
@@ -741,7 +799,16 @@ def build_tokenizer() -> Tokenizer:
     texts += corpus.make_domain_text()
     for row in sum(corpus.make_catalogs(), []):
         texts += [corpus.catalog_entry_text(row), corpus.price_question(row["product"]), row["sku"]]
-    return Tokenizer.build(texts)
+    return texts
+
+
+def build_tokenizer(build: dict = TOKENIZER_BUILD) -> Tokenizer:
+    """The base model's tokenizer, trained on tokenizer_texts() with a fixed seed; the firm's codes whole."""
+    from helpers import corpus
+
+    codes = tuple(label for label, kind, _ in corpus.TAXONOMY if kind == "code")
+    return Tokenizer.build(tokenizer_texts(build), vocab_size=build["vocab_size"], keep_whole=codes,
+                           seed=build["seed"])
 
 
 def build_base(build: dict = BASE_BUILD, progress: bool = True) -> Model:
@@ -753,7 +820,8 @@ def build_base(build: dict = BASE_BUILD, progress: bool = True) -> Model:
     params = init_params(config, np.random.default_rng(build["seed"]))
     model = Model(config, tok, params)
     docs = corpus.general_documents(build["n_documents"], build["corpus_seed"])
-    examples = [(tok.encode(p) + tok.encode(c) + [EOS], len(tok.encode(p))) for p, c in docs]
+    prompts, completions = (tok.encode_batch([d[i] for d in docs]) for i in (0, 1))
+    examples = [(a + b + [EOS], len(a)) for a, b in zip(prompts, completions)]
     seqs = _pack(examples, config["context"])
     epochs = math.ceil(build["steps"] * build["batch_size"] / len(seqs))
     seqs = seqs[: build["steps"] * build["batch_size"] // epochs]

@@ -75,8 +75,15 @@ def test_unknown_model_or_customization_is_a_clear_error():
         family_for(NOVA, "CONTINUED_PRE_TRAINING")
 
 
-def test_tokens_are_estimated_at_six_characters():
-    assert [formats.estimate_tokens("x" * n) for n in (0, 1, 6, 7, 12)] == [0, 1, 1, 2, 2]
+def test_tokens_are_counted_with_the_local_models_tokenizer():
+    from helpers import local_model
+    text = 'Route the ticket to billing 🤖 {"label": "LC2"}'
+    assert formats.estimate_tokens(text) == len(local_model.load_base().tokenizer.encode(text))
+    assert formats.estimate_tokens("") == 0
+
+
+def test_limits_are_checked_at_the_documented_six_characters_per_token():
+    assert [formats.documented_tokens("x" * n) for n in (0, 1, 6, 7, 12)] == [0, 1, 1, 2, 2]
 
 
 # ---------------------------------------------------------------- fixtures: valid and invalid files per family

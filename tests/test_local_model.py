@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from helpers import corpus, demos, local_model as lm
 
@@ -132,11 +133,39 @@ def test_batched_generation_equals_one_by_one_and_sampling_is_seeded():
     assert lm.count_tokens(m, "the cat sat") == 3
 
 
-def test_tokenizer_round_trips_text_and_counts_unknown_words_leniently():
-    tok = lm.Tokenizer.build(["Hello world, it's 2024-03-15.\n{\"a\": 1}"])
-    text = "Hello world, it's 2024-03-15.\n{\"a\": 1}"
-    assert tok.decode(tok.encode(text)) == text
-    assert tok.encode("Hello zebra", strict=False)[-1] == lm.UNK
+@pytest.fixture(scope="module")
+def base_tokenizer():
+    return lm.load_base().tokenizer
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text())
+def test_every_unicode_string_round_trips_through_the_base_tokenizer(base_tokenizer, text):
+    assert base_tokenizer.decode(base_tokenizer.encode(text)) == text
+
+
+@pytest.mark.parametrize("text", [
+    "emoji 🤖👍🏽 and flags 🇮🇪", "RTL: مرحبا بالعالم, שלום עולם", "def f(x):\n\treturn {'a': x ** 2}  # code",
+    "numbers 3.14159 -42 1e-9 0x1F $12.00 2024-03-15", "a literal \u2581 mark, \u2581\u2581 two", "nul \x00 and \x07 bell",
+    "windows\r\nline ends\r\n", "  leading, trailing and   inner spaces  ", "", "日本語のテキスト", "\ufeffBOM \U0010ffff"])
+def test_hard_cases_round_trip(base_tokenizer, text):
+    assert base_tokenizer.decode(base_tokenizer.encode(text)) == text
+    assert base_tokenizer.encode_batch([text, "x"])[0] == base_tokenizer.encode(text)
+
+
+def test_the_labs_own_words_and_codes_stay_whole(base_tokenizer):
+    pieces = [base_tokenizer.pieces[i] for i in base_tokenizer.encode(' {"label": "LC2"}')]
+    assert pieces == ["\u2581{", '"', "label", '"', ":", '\u2581"', "LC2", '"', "}"]
+    for code in ("LC1", "LC2", "GL3", "FM9", "DP4"):
+        assert len(base_tokenizer.encode(code)) == 1
+    for word in (" Supplier", " shall", " category", " price", " the", " contract"):
+        assert len(base_tokenizer.encode(word)) == 1, word
+
+
+def test_the_tokenizer_build_is_deterministic(base_tokenizer):
+    texts = ["the cat sat on a mat, the dog ran.", "Answer: 42"] * 20
+    assert lm.Tokenizer.build(texts, seed=3).proto == lm.Tokenizer.build(texts, seed=3).proto
+    assert lm.build_tokenizer().proto == base_tokenizer.proto  # the shipped file is what the build makes
 
 
 # --------------------------------------------------------------------------- save / load and bad input
@@ -144,7 +173,7 @@ def test_save_load_round_trip_including_lora(tmp_path):
     m = lm.finetune(tiny_model(), PAIRS, epochs=2, batch_size=4, learning_rate=1e-2, lora_rank=2, progress=False)
     lm.save(m, tmp_path / "m")
     back = lm.load(tmp_path / "m")
-    assert repr(back) == repr(m) and back.config == m.config and back.tokenizer.vocab == m.tokenizer.vocab
+    assert repr(back) == repr(m) and back.config == m.config and back.tokenizer.proto == m.tokenizer.proto
     assert all(np.array_equal(back.params[k], m.params[k]) for k in m.params)
     assert back.history == m.history and lm.fingerprint(back) == lm.fingerprint(m)
     assert lm.generate(back, "the cat", max_new_tokens=5) == lm.generate(m, "the cat", max_new_tokens=5)
@@ -158,6 +187,11 @@ def test_truncated_checkpoint_names_the_file(tmp_path):
         lm.load(tmp_path / "m")
     with pytest.raises(lm.CheckpointError, match="config.json"):
         lm.load(tmp_path / "missing")
+    lm.save(tiny_model(), tmp_path / "t")
+    t = tmp_path / "t" / lm.TOKENIZER_FILE
+    t.write_bytes(t.read_bytes()[:-10])
+    with pytest.raises(lm.CheckpointError, match="tokenizer.model: truncated or altered"):
+        lm.load(tmp_path / "t")
 
 
 def test_empty_data_set_is_a_clear_error():
@@ -167,16 +201,26 @@ def test_empty_data_set_is_a_clear_error():
         lm.continue_pretraining(tiny_model(), [], progress=False)
 
 
-def test_record_longer_than_context_names_the_record():
-    long = ("the cat sat on a mat . " * 3).strip()
-    with pytest.raises(lm.RecordTooLongError, match=r"record 2: \d+ tokens, longer than the context window of 12"):
-        lm.finetune(tiny_model(), [PAIRS[0], (long, " a mat .")], progress=False)
+def test_a_record_longer_than_the_context_keeps_its_completion_and_the_end_of_its_prompt():
+    m = tiny_model()
+    long = "the dog ran to park . " * 4 + "the cat sat on"
+    (ids, n_prompt), = lm._encode_pairs(m, [(long, " a mat .")])
+    completion = m.tokenizer.encode(" a mat .") + [lm.EOS]
+    assert len(ids) == m.config["context"] + 1 and ids[n_prompt:] == completion
+    assert m.tokenizer.decode(ids[:n_prompt]) == long[-len(m.tokenizer.decode(ids[:n_prompt])):]
+    assert m.tokenizer.decode(ids[:n_prompt]).endswith("the cat sat on")
+    assert len(lm.finetune(m, [PAIRS[0], (long, " a mat .")], epochs=1, progress=False).history) == 1
+    # continued pre-training reads a long text whole, in context-long pieces
+    pieces = lm._encode_texts(m, [long])
+    assert [t for ids, _ in pieces for t in ids] == m.tokenizer.encode(long) + [lm.EOS]
+    assert all(len(ids) <= m.config["context"] + 1 for ids, _ in pieces)
 
 
-def test_unknown_token_names_the_record_and_the_word():
-    with pytest.raises(lm.UnknownTokenError, match=r"record 3 \(completion\): unknown token ' zebra'"):
-        lm.finetune(tiny_model(), [PAIRS[0], PAIRS[1], ("the cat", " zebra")], progress=False)
-    assert issubclass(lm.UnknownTokenError, ValueError)
+def test_any_text_trains_and_generates():
+    m = lm.finetune(tiny_model(), [PAIRS[0], ("the zebra 🦓", " grazes in Nairobi ▁")], progress=False)
+    assert isinstance(lm.generate(m, "a prompt the model has never seen: ✈️ Reykjavík", max_new_tokens=4), str)
+    long = "the cat sat on a mat . " * 20
+    assert lm.prompt_tokens_read(m, long, 4) == lm.prompt_window(m, 4) == m.config["context"] - 3
 
 
 def test_cache_reuses_runs_and_leaves_nothing_half_written(tmp_path, monkeypatch):
@@ -192,7 +236,8 @@ def test_cache_reuses_runs_and_leaves_nothing_half_written(tmp_path, monkeypatch
     assert list(tmp_path.iterdir()) == []
     first = lm.cached_finetune(base, PAIRS, epochs=2, batch_size=4, progress=False)
     entries = list(tmp_path.iterdir())
-    assert len(entries) == 1 and sorted(f.name for f in entries[0].iterdir()) == ["config.json", "weights.npz"]
+    assert len(entries) == 1
+    assert sorted(f.name for f in entries[0].iterdir()) == ["config.json", "tokenizer.model", "weights.npz"]
     calls = []
     again = lm.cached_finetune(base, PAIRS, epochs=2, batch_size=4, progress=False, on_step=calls.append)
     assert calls == [] and lm.fingerprint(again) == lm.fingerprint(first)

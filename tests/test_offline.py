@@ -36,7 +36,6 @@ TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal":
                                                  "Action": "sts:AssumeRole"}]}
 MOTO_CONFIG = {"core": {"mock_credentials": True, "reset_boto3_session": True, "service_whitelist": None,
                         "passthrough": {"urls": [], "services": offline.MOTO_PASSTHROUGH}}}
-HAIKU_SYSTEM = "You label each clause with its category."
 
 
 # ------------------------------------------------------------------------------------------ data and a tiny model
@@ -56,12 +55,8 @@ def jsonl(rows: list[dict]) -> bytes:
 
 @pytest.fixture(scope="module")
 def tiny_base():
-    """A 1-layer stand-in for the shipped checkpoint, whose vocabulary covers every text these tests train on."""
-    texts = ["hello"] + corpus.make_domain_text(40)
-    for family, system in [("bedrock-conversation-2024", None), ("claude-messages", HAIKU_SYSTEM),
-                           ("prompt-completion", None)]:
-        texts += ["".join(formats.to_pair(r, family)) for r in records(family, 120, system=system)]
-    tok = local_model.Tokenizer.build(texts)
+    """A 1-layer stand-in for the shipped checkpoint, on the shipped tokenizer (which reads any text)."""
+    tok = local_model.load_base().tokenizer
     config = {"n_layer": 1, "d_model": 32, "n_head": 2, "context": 192, "vocab_size": len(tok)}
     return local_model.Model(config, tok, local_model.init_params(config, np.random.default_rng(0)))
 
@@ -424,13 +419,25 @@ def test_continued_pretraining_job_trains_on_input_records(account):
     assert job["customizationType"] == "CONTINUED_PRE_TRAINING"
 
 
-def test_words_the_local_model_never_saw_fail_the_job_clearly(account):
+def test_any_text_trains_and_a_record_longer_than_the_context_is_cut_to_fit(account, lab_env):
     rows = records("bedrock-conversation-2024", 10)
-    rows[1]["messages"][1]["content"][0]["text"] = "zyzzyvaqux"
-    bucket = account.bucket("lab-vocab", {"train.jsonl": jsonl(rows)})
+    rows[1]["messages"][1]["content"][0]["text"] = "zyzzyvaqux 🤖 עברית ▁ \x00 déjà vu"
+    # about 3,000 characters: far inside Nova's documented limits, far past the local model's 192 tokens
+    rows[2]["messages"][0]["content"][0]["text"] = "Route the ticket to billing, please. " * 80
+    bucket = account.bucket("lab-any-text", {"train.jsonl": jsonl(rows)})
     job = wait(account, account.job(bucket, validation=None))
-    assert job["status"] == "Failed"
-    assert "cannot train on this data: record 2 (completion): unknown token 'zyzzyvaqux'" in job["failureMessage"]
+    assert job["status"] == "Completed", job.get("failureMessage")
+    model_id = job["outputModelArn"]
+    pt = account.bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="any-text-pt",
+                                                             modelId=model_id)["provisionedModelArn"]
+    wait(account, pt)
+    long_prompt = [{"role": "user", "content": [{"text": "Summarize this meeting: " + "we agreed on the plan. " * 100}]}]
+    out = account.runtime.converse(modelId=pt, messages=long_prompt, inferenceConfig={"maxTokens": 16})
+    assert isinstance(out["output"]["message"]["content"][0]["text"], str)
+    base = runtime.base_model()
+    # the prompt was read from its end: as many tokens as the context holds beside the answer's room
+    assert out["usage"]["inputTokens"] == local_model.prompt_window(base, 16) < local_model.count_tokens(
+        base, runtime.prompt_for("bedrock-conversation-2024", [long_prompt[0]["content"][0]["text"]], None))
 
 
 def test_state_is_shared_with_another_process(account, lab_env):

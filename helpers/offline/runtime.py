@@ -123,17 +123,18 @@ def complete(target: Target, turns: list[str], system: str | None, max_tokens: i
     started = time.perf_counter()
     prompt = prompt_for(target.family, turns, system)
     budget = min(max_tokens or MAX_NEW_TOKENS, MAX_NEW_TOKENS)
-    text = local_model.generate(target.model, prompt, max_new_tokens=budget,
-                                temperature=0.0 if temperature is None else temperature,
-                                top_p=1.0 if top_p is None else top_p, seed=0)
-    reason, sequence = "end_turn", None
+    ids = local_model.generate_ids(target.model, [prompt], max_new_tokens=budget,
+                                   temperature=0.0 if temperature is None else temperature,
+                                   top_p=1.0 if top_p is None else top_p, seed=0)[0]
+    text, tokens_out = target.model.tokenizer.decode(ids), len(ids)
+    reason, sequence = "max_tokens" if tokens_out >= budget else "end_turn", None
     for s in stop or []:
         if s and s in text:
             text, reason, sequence = text[:text.index(s)], "stop_sequence", s
-    tokens_out = local_model.count_tokens(target.model, text)
-    if reason == "end_turn" and tokens_out >= budget:
-        reason = "max_tokens"
-    return {"text": text, "stop": reason, "sequence": sequence, "in": local_model.count_tokens(target.model, prompt),
+            tokens_out = local_model.count_tokens(target.model, text)
+    # a prompt longer than the context is read from its end: inputTokens says how many tokens were read
+    return {"text": text, "stop": reason, "sequence": sequence,
+            "in": local_model.prompt_tokens_read(target.model, prompt, budget),
             "out": tokens_out, "ms": max(1, round((time.perf_counter() - started) * 1000))}
 
 

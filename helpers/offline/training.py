@@ -5,6 +5,12 @@ takes them) and mapped onto the local model: epochs and warm-up steps as given; 
 so the base model's documented default lands on the local model's own default (a 10x larger
 learningRate is 10x larger here too); batchSize as given but never below MIN_LOCAL_BATCH records, so a
 batch-1 model does not take a thousand tiny steps on a laptop.
+
+The data are checked with Bedrock's documented rules only (helpers.formats: format, record counts, token
+limits, reserved words); the local model reads any text. A record within Bedrock's limits but longer than
+the local model's context (192 tokens) is cut to fit as helpers.local_model does it: a fine-tuning record
+keeps its whole completion and the end of its prompt; a continued pre-training text is read whole, in
+context-long pieces. Token counts, for limits and cost estimates, come from the same tokenizer.
 """
 from __future__ import annotations
 
@@ -104,14 +110,8 @@ def run_job(emulator, arn: str, train: tuple[str, bytes], validation: list[tuple
         # Stopping is a status learners poll through, as on AWS: it lasts its own phase, counted from the request.
         _wait(_job(emulator, arn)["lastModifiedTime"], duration("stopping"))
         _finish(emulator, arn, "Stopped", None, phase="training")
-    except Exception as exc:  # bad data for the local model, a bug or a broken checkpoint ends the job
-        from helpers import local_model
-        if isinstance(exc, local_model.LocalModelError):
-            message = (f"The offline stand-in model cannot train on this data: {exc}. (It knows the lab's "
-                       "vocabulary only; Bedrock itself would accept any text within the documented limits.)")
-        else:
-            message = f"Internal error while training offline: {type(exc).__name__}: {exc}"
-        _finish(emulator, arn, "Failed", message)
+    except Exception as exc:  # a bug or a broken checkpoint ends the job; the data were checked above
+        _finish(emulator, arn, "Failed", f"Internal error while training offline: {type(exc).__name__}: {exc}")
 
 
 def _check_data(model_id: str, ctype: str, train: tuple[str, bytes], validation: list[tuple[str, bytes]]):
