@@ -11,7 +11,6 @@ import os
 import runpy
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
