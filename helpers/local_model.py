@@ -848,7 +848,8 @@ def main_build_base(argv: list[str]) -> int:
     if readme is not None:  # the measured effects live in the README; keep it across rebuilds
         (out / "README.md").write_text(readme)
     n_tok = build["steps"] * build["batch_size"] * build["context"]
-    (out / "build.json").write_text(json.dumps({"build": build, "params": count_parameters(model),
+    (out / "build.json").write_text(json.dumps({"build": build, "tokenizer": TOKENIZER_BUILD,
+                                                "params": count_parameters(model),
                                                 "vocab_size": len(model.tokenizer)}, indent=1) + "\n")
     print(f"{model}\ntrained {build['steps']} steps (<= {n_tok:,} tokens) in {seconds:.0f} s; "
           f"final loss {model.history[-1]['train_loss']:.3f}; saved to {out}")
