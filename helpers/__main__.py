@@ -11,7 +11,7 @@ COMMANDS = {
     "check-data": ("helpers.dataprep:main_check_data", "check a JSONL file against a model's data rules"),
     "offline-aws": ("helpers.offline.server:main", "serve the offline AWS stand-in on 127.0.0.1"),
     "teardown": ("helpers.aws:main_teardown", "delete everything the lab created (throughput first)"),
-    "run-aws-sample": ("helpers.offline.samples:main", "run AWS's Bedrock sample notebooks against the offline account"),
+    "run-aws-sample": ("helpers.aws_samples:main", "run AWS's Bedrock sample notebooks against the offline account"),
     "build-base-model": ("helpers.local_model:main_build_base", "build the shipped base checkpoint"),
 }
 

@@ -1,18 +1,17 @@
 """The offline Bedrock: real boto3 calls, answered like Bedrock (shapes, errors, statuses, outputs), jobs that
-really train the local model, state shared across processes, the loopback server, the call sequences of AWS's
-Haiku and Nova fine-tuning samples (and AWS's own notebooks, when AWS_SAMPLES_DIR / AWS_WORKSHOP_DIR point to
-checkouts of them)."""
+really train the local model, state shared across processes, the loopback server, plain boto3 scripts on
+ordinary English data. AWS's own sample notebooks and their call sequences: tests/test_aws_samples.py."""
 from __future__ import annotations
 
+import contextlib
 import csv
-import importlib.util
 import io
 import json
 import os
 import runpy
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -22,7 +21,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
 from helpers import aws, corpus, formats, local_model, offline
-from helpers.offline import runtime, samples, server
+from helpers.aws_samples import english
+from helpers.offline import runtime, server
 from helpers.offline.service import RESTART_NOTE, Emulator
 from helpers.offline.state import Store
 
@@ -35,7 +35,6 @@ TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal":
                                                  "Action": "sts:AssumeRole"}]}
 MOTO_CONFIG = {"core": {"mock_credentials": True, "reset_boto3_session": True, "service_whitelist": None,
                         "passthrough": {"urls": [], "services": offline.MOTO_PASSTHROUGH}}}
-HAIKU_SYSTEM = samples.SYSTEM_PROMPT
 
 
 # ------------------------------------------------------------------------------------------ data and a tiny model
@@ -493,6 +492,20 @@ def test_plain_boto3_script_runs_against_the_loopback_server(lab_env):
     assert lines[1].startswith("job Completed") and lines[-1] == "OK"
 
 
+@contextlib.contextmanager
+def offline_aws_command(env: dict | None = None) -> Iterator[str]:
+    """`python -m helpers offline-aws --port 0` in a child process (environment `env`); yields its URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "helpers", "offline-aws", "--port", "0"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert " on http://127.0.0.1:" in first, f"offline-aws did not start: {first!r}"
+        yield first.split(" on ")[1].strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def test_offline_aws_command_serves_on_loopback(lab_env):
     proc = subprocess.Popen([sys.executable, "-m", "helpers", "offline-aws", "--port", "0"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -521,350 +534,71 @@ def test_offline_aws_command_serves_on_loopback(lab_env):
         proc.wait(timeout=10)
 
 
-# ------------------------------------------------------------------------------------------ AWS's own sample
-def follow_haiku_sample(work: Path, poll: float = 0.02) -> dict:
-    """The boto3 calls of AWS's Claude 3 Haiku fine-tuning sample, in its order, with its parameters and parsing.
-
-    Mirrors the call sequence (not the code) of github.com/aws-samples/amazon-bedrock-samples,
-    custom-models/bedrock-fine-tuning/claude-haiku/00_Setup_and_DataPrep_Haiku.ipynb at commit
-    8e56542268d21fc637af314d75a8e31fa9905c4c and 01_Claude_Haiku_Fine_Tuning.ipynb at commit
-    2273ac54f2745ffc139a0b534d1a4b13f8adec0b. Its data comes from the lab's clause corpus; it polls every
-    `poll` seconds where the sample waits a minute. The real notebooks run in test_aws_sample_notebooks_*.
-    """
-    session = boto3.session.Session(region_name="us-west-2")
-    region = session.region_name
-    account_id = session.client("sts").get_caller_identity()["Account"]
-    s3, iam = session.client("s3"), session.client("iam")
-    bedrock, runtime_client = session.client("bedrock"), session.client("bedrock-runtime")
-    seen: dict = {"tunable": [m["modelId"] for m in
-                              bedrock.list_foundation_models(byCustomizationType="FINE_TUNING")["modelSummaries"]]}
-
-    # set-up notebook: bucket, role with the account/job-scoped trust, S3 policy, data files uploaded
-    bucket = f"bedrock-haiku-customization-{region}-{account_id}"
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}, "ArnEquals": {
-            "aws:SourceArn": f"arn:aws:bedrock:{region}:{account_id}:model-customization-job/*"}}}]}
-    s3_actions = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject", "s3:GetObject", "s3:GetBucketAcl",
-                  "s3:GetBucketNotification", "s3:ListBucket", "s3:PutBucketNotification"]
-    access = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": s3_actions, "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}
-    role_name, policy_name = "BedrockRole-lab-haiku", "BedrockPolicy-lab-haiku"
-    role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust),
-                               Description="Role for Bedrock to access S3 for haiku finetuning")["Role"]["Arn"]
-    policy_arn = iam.create_policy(PolicyName=policy_name, PolicyDocument=json.dumps(access))["Policy"]["Arn"]
-    iam.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
-    folder = work / "haiku-fine-tuning-datasets-samsum"
-    folder.mkdir()
-    uris = {}
-    files = {"train": ("train-samsum-1K.jsonl", 0, 40), "validation": ("validation-samsum-100.jsonl", 40, 8),
-             "test": ("test-samsum-10.jsonl", 48, 10)}
-    for split, (file_name, start, n) in files.items():
-        (folder / file_name).write_bytes(jsonl(records("claude-messages", n, start, HAIKU_SYSTEM)))
-        key = f"haiku-fine-tuning-datasets/{split}/{file_name}"
-        s3.upload_file(str(folder / file_name), bucket, key)
-        uris[split] = f"s3://{bucket}/{key}"
-
-    # fine-tuning notebook: the job with the sample's hyperparameters, polled on its status
-    job_name, model_name = "model-finetune-job-lab", "finetuned-model-lab"
-    bedrock.create_model_customization_job(
-        customizationType="FINE_TUNING", jobName=job_name, customModelName=model_name, roleArn=role_arn,
-        baseModelIdentifier=HAIKU,
-        hyperParameters={"epochCount": "5", "batchSize": "32", "learningRateMultiplier": "1",
-                         "earlyStoppingThreshold": "0.001", "earlyStoppingPatience": "2"},
-        trainingDataConfig={"s3Uri": uris["train"]},
-        validationDataConfig={"validators": [{"s3Uri": uris["validation"]}]},
-        outputDataConfig={"s3Uri": f"s3://{bucket}/outputs/output-{model_name}"})
-    statuses = [bedrock.get_model_customization_job(jobIdentifier=job_name)["status"]]
-    while statuses[-1] == "InProgress":
-        time.sleep(poll)
-        statuses.append(bedrock.get_model_customization_job(jobIdentifier=job_name)["status"])
-    seen["job"] = bedrock.get_model_customization_job(jobIdentifier=job_name)
-    seen["output_job_name"] = "model-customization-job-" + seen["job"]["jobArn"].split("/")[-1]
-    seen["custom_models"] = [m["modelName"] for m in bedrock.list_custom_models()["modelSummaries"]]
-    model_arn = bedrock.get_custom_model(modelIdentifier=model_name)["modelArn"]
-
-    # one no-commitment model unit, polled while Creating, then both models asked the same test record
-    pt_arn = bedrock.create_provisioned_model_throughput(
-        modelUnits=1, provisionedModelName="test-haiku-ft-model", modelId=model_arn)["provisionedModelArn"]
-    seen["pt_statuses"] = [bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)["status"]]
-    while seen["pt_statuses"][-1] == "Creating":
-        time.sleep(poll)
-        seen["pt_statuses"].append(bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)["status"])
-    record = json.loads((folder / "test-samsum-10.jsonl").read_text().splitlines()[3])
-    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 2048,
-                       "messages": [{"role": "user", "content": record["messages"][0]["content"]}],
-                       "temperature": 0.1, "top_p": 0.9, "system": record["system"]})
-    base_arn = f"arn:aws:bedrock:{region}::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
-    seen["answers"] = {who: json.loads(runtime_client.invoke_model(body=body, modelId=model_id)["body"].read())
-                       ["content"][0]["text"] for who, model_id in [("tuned_model", pt_arn), ("base_model", base_arn)]}
-    seen["reference"] = record["messages"][1]["content"]
-    bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn)
-    seen["throughputs_left"] = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
-    seen["job_statuses"] = statuses
-    return seen
-
-
-def check_haiku_sample_outcome(seen: dict) -> None:
-    assert HAIKU in seen["tunable"]
-    assert set(seen["job_statuses"][:-1]) <= {"InProgress"} and seen["job_statuses"][-1] == "Completed"
-    assert seen["job"]["status"] == "Completed", seen["job"].get("failureMessage")
-    assert seen["output_job_name"].startswith("model-customization-job-")
-    assert seen["custom_models"] == ["finetuned-model-lab"]
-    assert set(seen["pt_statuses"][:-1]) <= {"Creating"} and seen["pt_statuses"][-1] == "InService"
-    assert all(isinstance(text, str) and text for text in seen["answers"].values())
-    assert seen["reference"].startswith(' {"label": ')
-    assert seen["throughputs_left"] == []
-
-
-# AWS's real notebooks, read from checkouts the lab does not ship (their code stays in their repositories)
-AWS_SAMPLES = os.environ.get("AWS_SAMPLES_DIR")
-needs_aws_samples = pytest.mark.skipif(
-    not AWS_SAMPLES, reason="AWS_SAMPLES_DIR is not set: point it at a checkout of "
-                            "github.com/aws-samples/amazon-bedrock-samples to run AWS's own Haiku notebooks")
-AWS_WORKSHOP = os.environ.get("AWS_WORKSHOP_DIR")
-needs_aws_workshop = pytest.mark.skipif(
-    not AWS_WORKSHOP, reason="AWS_WORKSHOP_DIR is not set: point it at a checkout of "
-                             "github.com/aws-samples/amazon-bedrock-workshop to run AWS's own Nova notebooks")
-
-
-def check_sample_account(bedrock) -> None:
-    """After the samples: one completed job, its custom model, and no throughput left running."""
-    jobs = bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]
-    assert [j["status"] for j in jobs] == ["Completed"]
-    assert len(bedrock.list_custom_models()["modelSummaries"]) == 1
-    assert bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"] == []
-
-
-@needs_aws_samples
-def test_aws_sample_notebooks_run_in_process(account, lab_env):
-    work = lab_env / "work"
-    work.mkdir()
-    results, _ = samples.run_notebooks(samples.resolve_notebooks([AWS_SAMPLES]), work)
-    assert [r.line() for r in results if r.status == "failed"] == []
-    # every stand-in met its cell: a changed sample shows here, not as a silently different run
-    assert {r.cell_id for r in results if r.status == "stand-in"} == set(samples.HAIKU_STAND_INS)
-    assert sum(r.status == "ok" for r in results) > len(samples.STAND_INS)
-    check_sample_account(boto3.client("bedrock", region_name=samples.REGION))
-
-
-@pytest.mark.parametrize("checkout, region", [
-    pytest.param(AWS_SAMPLES, samples.REGION, id="haiku", marks=needs_aws_samples),
-    pytest.param(AWS_WORKSHOP, samples.NOVA_REGION, id="nova", marks=needs_aws_workshop)])
-def test_aws_sample_notebooks_run_against_the_offline_aws_command(tmp_path, checkout, region):
+def offline_child_env(tmp: Path) -> dict:
+    """A child process's environment for a fresh offline account in `tmp` (fast status phases, no AWS settings)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAB_AWS"))}
-    env.update(LAB_STATE_DIR=str(tmp_path / "state"), LAB_CACHE_DIR=str(tmp_path / "cache"),
-               LAB_OFFLINE_TIME_SCALE="0.02", MPLBACKEND="Agg")
-    proc = subprocess.Popen([sys.executable, "-m", "helpers", "offline-aws", "--port", "0"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        url = proc.stdout.readline().split(" on ")[1].strip()
-        (tmp_path / "work").mkdir()
-        done = subprocess.run([sys.executable, "-m", "helpers", "run-aws-sample", checkout,
-                               "--workdir", str(tmp_path / "work")], cwd=REPO, capture_output=True, text=True,
-                              timeout=300, env={**env, "AWS_ENDPOINT_URL": url})
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert done.stdout.splitlines()[0] == f"offline endpoint: {url} (shared with other processes)"
-        assert done.stdout.splitlines()[-1].startswith("OK: ")
-        check_sample_account(boto3.client("bedrock", endpoint_url=url, region_name=region,
-                                          aws_access_key_id="testing", aws_secret_access_key="testing"))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    env.update(LAB_STATE_DIR=str(tmp / "state"), LAB_CACHE_DIR=str(tmp / "cache"), LAB_OFFLINE_TIME_SCALE="0.02",
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    return env
 
 
-def follow_nova_sample(work: Path, poll: float = 0.02) -> dict:
-    """The boto3 calls of AWS's Amazon Nova fine-tuning sample, in its order, with its parameters and parsing.
-
-    Mirrors the call sequence (not the code) of github.com/aws-samples/amazon-bedrock-workshop,
-    03_Model_customization/bedrock-models-fine-tuning/amazon-nova/01_Amazon_Nova_Finetuning_Walkthrough.ipynb at
-    commit 9f564b11a0d9d800fa64236ed03d4d148a2471cf and 02_Inference_Amazon_Nova.ipynb at commit
-    37d99d4f8ca124d446ab8b03d7b5092c12a7f689. The sample leaves the data, the role and the wait for the job to
-    the learner; here they are the lab's clause corpus, a lab role and a poll every `poll` seconds.
-    The real notebooks run in test_aws_workshop_nova_notebooks_run_in_process.
-    """
-    config = Config(region_name="us-east-1", signature_version="v4", retries={"max_attempts": 5, "mode": "standard"})
-    bedrock = boto3.client("bedrock", config=config)
-    s3 = boto3.client("s3", region_name="us-east-1")
-    seen: dict = {}
-
-    # what the learner prepared: the dataset in S3 and a role Bedrock may assume
-    bucket = "lab-nova-sample"
-    s3.create_bucket(Bucket=bucket)
-    train_uri, output_uri = f"s3://{bucket}/data/train.jsonl", f"s3://{bucket}/model_output/nova_lite_lab/"
-    s3.put_object(Bucket=bucket, Key="data/train.jsonl", Body=jsonl(samples.nova_train_records()))
-    role_arn = Account().role("LabNovaRole")
-
-    # fine-tuning notebook: Nova Lite by foundation-model ARN (with its context variant), no validation set
-    job_name = "lab-ft-nova-lite-v1"
-    response_ft = bedrock.create_model_customization_job(
-        customizationType="FINE_TUNING", jobName=job_name, customModelName=job_name, roleArn=role_arn,
-        baseModelIdentifier="arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0:300k",
-        hyperParameters={"epochCount": "1", "learningRate": "0.000001", "batchSize": "1"},
-        trainingDataConfig={"s3Uri": train_uri}, outputDataConfig={"s3Uri": output_uri})
-    job_arn = response_ft.get("jobArn")
-    seen["job_statuses"] = [bedrock.get_model_customization_job(jobIdentifier=job_arn)["status"]]
-    while seen["job_statuses"][-1] == "InProgress":  # the sample says: wait until the job completes
-        time.sleep(poll)
-        seen["job_statuses"].append(bedrock.get_model_customization_job(jobIdentifier=job_arn)["status"])
-
-    # provisioned throughput for the custom model, named by its model name; the sample's next cells pass the
-    # whole response as provisionedModelId, which botocore refuses before sending
-    created = bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="lab_nova_lite",
-                                                          modelId=job_name)
-    with pytest.raises(ParamValidationError) as info:
-        bedrock.get_provisioned_model_throughput(provisionedModelId=created)
-    seen["dict_as_id"] = str(info.value)
-    pt_arn = created["provisionedModelArn"]
-    seen["pt_statuses"] = [bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)["status"]]
-    while seen["pt_statuses"][-1] == "Creating":
-        time.sleep(poll)
-        seen["pt_statuses"].append(bedrock.get_provisioned_model_throughput(provisionedModelId=pt_arn)["status"])
-
-    # inference notebook: Nova's own invoke_model body, a fresh bedrock-runtime client per call, two threads
-    def ask(model_id: str, prompt: str) -> str:
-        client = boto3.client(service_name="bedrock-runtime", region_name="us-east-1")
-        body = json.dumps({"messages": [{"role": "user", "content": [{"text": prompt}]}],
-                           "inferenceConfig": {"max_new_tokens": 1024, "temperature": 0.2 + 0.01}})
-        response = client.invoke_model(body=body, modelId=model_id, accept="application/json",
-                                       contentType="application/json")
-        return json.loads(response.get("body").read())["output"]["message"]["content"][0]["text"]
-
-    from concurrent.futures import ThreadPoolExecutor
-    questions = samples.nova_questions()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        seen["answers"] = {who: list(pool.map(lambda q, m=model_id: ask(m, q["turns"][0]), questions))
-                           for who, model_id in [("base_model", "amazon.nova-lite-v1:0"), ("tuned_model", pt_arn)]}
-
-    # the training-loss plot's input: step_wise_training_metrics.csv under the job's output prefix
-    prefix = output_uri[len(f"s3://{bucket}/"):]
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
-    metrics = [k for k in keys if k.endswith("training_artifacts/step_wise_training_metrics.csv")]
-    seen["metric_keys"] = metrics
-    seen["loss_rows"] = list(csv.DictReader(io.StringIO(
-        s3.get_object(Bucket=bucket, Key=metrics[0])["Body"].read().decode()))) if metrics else []
-
-    bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn)
-    seen["second_delete"] = error_of(lambda: bedrock.delete_provisioned_model_throughput(provisionedModelId=pt_arn))
-    seen["throughputs_left"] = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
-    seen["job_id"] = job_arn.rsplit("/", 1)[-1]
-    return seen
+def support_ticket_records(n: int, seed: int) -> list[dict]:
+    """Support tickets and their replies as Nova records (bedrock-conversation-2024), written out by hand."""
+    return [{"schemaVersion": "bedrock-conversation-2024", "system": [{"text": "You answer customer support tickets."}],
+             "messages": [{"role": "user", "content": [{"text": t["ticket"]}]},
+                          {"role": "assistant", "content": [{"text": t["reply"]}]}]}
+            for t in english.support_tickets(n, seed)]
 
 
-def check_nova_sample_outcome(seen: dict) -> None:
-    assert set(seen["job_statuses"][:-1]) <= {"InProgress"} and seen["job_statuses"][-1] == "Completed"
-    assert "Invalid type for parameter provisionedModelId" in seen["dict_as_id"]
-    assert set(seen["pt_statuses"][:-1]) <= {"Creating"} and seen["pt_statuses"][-1] == "InService"
-    for answers in seen["answers"].values():
-        assert len(answers) == samples.NOVA_QUESTIONS and all(isinstance(a, str) and a for a in answers)
-    assert seen["metric_keys"] == [f"model_output/nova_lite_lab/model-customization-job-{seen['job_id']}/"
-                                   "training_artifacts/step_wise_training_metrics.csv"]
-    assert seen["loss_rows"] and {"step_number", "training_loss"} <= set(seen["loss_rows"][0])
-    assert seen["second_delete"][0] == "ResourceNotFoundException"
-    assert seen["throughputs_left"] == []
+def meeting_note_records(n: int, seed: int) -> list[dict]:
+    """Meeting notes and their summaries as prompt/completion records."""
+    return [{"prompt": "Summarize these meeting notes.\n" + m["notes"], "completion": m["summary"]}
+            for m in english.meeting_notes(n, seed)]
 
 
-def sample_sequence(name: str):
-    """The (follow, check) pair of one AWS sample's call sequence."""
-    return {"haiku": (follow_haiku_sample, check_haiku_sample_outcome),
-            "nova": (follow_nova_sample, check_nova_sample_outcome)}[name]
+def news_text_records(n: int, seed: int) -> list[dict]:
+    """News-style articles as continued pre-training records (unlabelled text)."""
+    return [{"input": a["article"]} for a in english.news_articles(n, seed)]
 
 
-@pytest.mark.parametrize("sample", ["haiku", "nova"])
-def test_sample_call_sequence_runs_in_process(account, lab_env, sample):
-    follow, check = sample_sequence(sample)
-    check(follow(lab_env))
+# A customization of each kind the lab serves, on ordinary English text: (region, base model, type,
+# hyperparameters, records, training and validation record counts (at least each model's documented minimum;
+# no validation set for continued pre-training, which the offline job does not validate), question asked).
+ENGLISH_FLOWS = {
+    "nova-micro-support-tickets": ("us-east-1", NOVA, "FINE_TUNING", ["epochCount=2", "learningRate=0.0001"],
+                                   support_ticket_records, (24, 6),
+                                   "From: Maya\nMy order 123456 arrived broken. What now?"),
+    "llama-3.1-8b-meeting-notes": ("us-west-2", "meta.llama3-1-8b-instruct-v1:0:128k", "FINE_TUNING",
+                                   ["epochCount=1", "batchSize=1", "learningRate=0.0001"], meeting_note_records,
+                                   (100, 6), "Summarize these meeting notes.\nAttendees: Maya, Tom\nTopic: the office"),
+    "titan-express-news-text": ("us-east-1", TITAN, "CONTINUED_PRE_TRAINING",
+                                ["epochCount=1", "batchSize=1", "learningRate=0.00001"], news_text_records, (24, 0),
+                                "(Riverton) -- Officials in Riverton"),
+}
 
 
-@pytest.mark.parametrize("sample", ["haiku", "nova"])
-def test_sample_call_sequence_runs_against_the_endpoint(lab_env, monkeypatch, sample):
-    follow, check = sample_sequence(sample)
-    srv, url = server.serve(0, emulator=Emulator(Store(lab_env / "state")))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    try:
-        check(follow(lab_env))
-    finally:
-        srv.shutdown()
-        srv.moto.stop()
-
-
-@needs_aws_workshop
-def test_aws_workshop_nova_notebooks_run_in_process(account, lab_env):
-    work = lab_env / "work"
-    work.mkdir()
-    paths = samples.resolve_notebooks([AWS_WORKSHOP])
-    assert [p.name for p in paths] == [samples.NOVA_FT, samples.NOVA_INFERENCE]
-    results, _ = samples.run_notebooks(paths, work)
-    assert [r.line() for r in results if r.status == "failed"] == []
-    # every stand-in met its cell: a changed sample shows here, not as a silently different run
-    assert {samples.stand_in_for(r.notebook, r.cell_id)[0] for r in results
-            if r.status != "ok"} == set(samples.NOVA_STAND_INS)
-    assert sum(r.status == "ok" for r in results) > len(samples.NOVA_STAND_INS)
-    check_sample_account(boto3.client("bedrock", region_name=samples.NOVA_REGION))
-    answers = [json.loads(line) for line in
-               (work / "dataset" / "model_answer" / "amazon.nova-lite-v1:0_V2.jsonl").read_text().splitlines()]
-    assert sorted(a["question_id"] for a in answers) == list(range(1, samples.NOVA_QUESTIONS + 1))
-    assert all(a["choices"][0]["turns"][0] for a in answers)
-    assert (work / Path(samples.NOVA_LOSS_CSV).parent / "training_loss_epoch5_lr_1e-06.png").stat().st_size > 0
-
-
-def test_sample_runner_fills_prepares_and_keys_by_notebook(account, tmp_path):
-    """Lab-written notebooks under the Nova names: placeholders filled, a per-notebook key, Nova's region."""
-    def notebook(name: str, cells: list[tuple[str, str]]) -> Path:
-        path = tmp_path / name
-        path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-            {"cell_type": "code", "id": cid, "metadata": {}, "outputs": [], "execution_count": None, "source": src}
-            for cid, src in cells]}))
-        return path
-
-    delete = "4341f7e8-e85b-4c88-9f77-11b2afc463de"
-    first = notebook(samples.NOVA_FT, [
-        ("4ae02645", "role_name = # Replace with your role name\nrole_arn = # Replace\nwho = role_name"),
-        ("region", "import os, shortuuid\nregion, short = os.environ['AWS_DEFAULT_REGION'], shortuuid.uuid()"),
-        (delete, "deleted = ['first']")])
-    second = notebook(samples.NOVA_INFERENCE, [(delete, "deleted.append('second')")])
-    results, namespace = samples.run_notebooks([first, second], tmp_path)
-    assert [(r.notebook, r.status) for r in results] == [(samples.NOVA_FT, "filled"), (samples.NOVA_FT, "ok"),
-                                                         (samples.NOVA_FT, "ok"), (samples.NOVA_INFERENCE, "stand-in")]
-    assert namespace["who"] == namespace["role_name"] and namespace["role_arn"].endswith(":role/" + namespace["who"])
-    assert namespace["region"] == samples.NOVA_REGION and len(namespace["short"]) == 22
-    assert namespace["deleted"] == ["first"]
-    # the stand-in shortuuid is gone after the run (unless the real one is installed)
-    assert "shortuuid" not in sys.modules or importlib.util.find_spec("shortuuid") is not None
-
-
-def test_resolve_notebooks_knows_both_checkouts(tmp_path):
-    for family in samples.FAMILIES:
-        root = tmp_path / family.repository.split("/")[1]
-        for rel in family.notebooks:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text("{}")
-        paths = samples.resolve_notebooks([str(root)])
-        assert paths == [root / rel for rel in family.notebooks]
-        assert samples.family_of(paths) is family
-    with pytest.raises(FileNotFoundError, match="not a checkout of a known sample family"):
-        samples.resolve_notebooks([str(tmp_path)])
-
-
-def test_sample_runner_stands_in_by_cell_id_and_stops_at_a_failure(tmp_path):
-    """The runner on a notebook of the lab's own: shell lines run, stood-in ids skip, an unknown magic fails."""
-    cells = [("first", "x = 1\nprint('x is', x)"), ("shell", "!echo from-the-shell"),
-             ("64d6535c", "%store -r x"), ("magic", "%timeit x"), ("after", "y = 2")]
-    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "markdown", "id": "intro", "metadata": {}, "source": ["# mine"]}] + [
-        {"cell_type": "code", "id": cid, "metadata": {}, "outputs": [], "execution_count": None, "source": src}
-        for cid, src in cells]}
-    path = tmp_path / "mine.ipynb"
-    path.write_text(json.dumps(notebook))
-    results, namespace = samples.run_notebooks([path], tmp_path)
-    assert [(r.cell_id, r.status) for r in results] == [("first", "ok"), ("shell", "ok"), ("64d6535c", "stand-in"),
-                                                        ("magic", "failed")]
-    assert results[0].output == "x is 1\n" and results[1].output == "from-the-shell\n"
-    assert results[2].detail == samples.STAND_INS["64d6535c"].reason
-    assert results[3].detail.startswith("StandInUsed: %timeit x: this magic has no offline stand-in")
-    assert namespace["x"] == 1 and "y" not in namespace
-    assert time.sleep.__module__ == "time"  # the fast sleep is gone after the run
+@pytest.mark.parametrize("case", sorted(ENGLISH_FLOWS))
+def test_plain_boto3_flow_on_english_data_through_the_offline_aws_command(tmp_path, case):
+    """A plain boto3 script against `python -m helpers offline-aws`, on text that is not the lab's corpus."""
+    region, model, kind, hp, make_records, counts, question = ENGLISH_FLOWS[case]
+    files = []
+    for name, n, seed in [("train.jsonl", counts[0], 1), ("validation.jsonl", counts[1], 2)][:1 + bool(counts[1])]:
+        (tmp_path / name).write_bytes(jsonl(make_records(n, seed)))
+        files.append(str(tmp_path / name))
+    env = offline_child_env(tmp_path)
+    with offline_aws_command(env) as url:
+        done = subprocess.run([sys.executable, str(FIXTURES / "plain_boto3_flow.py"), *files, "--region", region,
+                               "--model", model, "--type", kind, "--question", question,
+                               *[a for kv in hp for a in ("--hp", kv)]],
+                              capture_output=True, text=True, env={**env, "AWS_ENDPOINT_URL": url}, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].startswith("job Completed")
+    assert [line.split()[1].split("/")[0] for line in lines if line.startswith("metrics ")] == [
+        "training_artifacts", "validation_artifacts"][:len(files)]
+    assert "throughput InService" in lines
+    assert next(line for line in lines if line.startswith("converse ")).split()[1] in ("end_turn", "max_tokens")
+    assert lines[-1] == "OK"
 
 
 # ------------------------------------------------------------------------------------------ wiring
