@@ -57,7 +57,7 @@ nbtest: $(TEST_VENV)/.installed
 execute: $(TEST_VENV)/.installed
 	$(SCRATCH) $(TEST_VENV)/bin/python scripts/execute_notebooks.py $(NB)
 
-## base-model: rebuild the shipped base checkpoint in data/base_model/ (once; ~15-30 min on 2 cores)
+## base-model: rebuild the shipped base checkpoint in data/base_model/ (once; ~21 min of CPU, longer on a busy machine)
 base-model: $(TEST_VENV)/.installed
 	$(RUN_ENV) $(TEST_VENV)/bin/python -m helpers build-base-model
 
