@@ -26,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Locator, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -203,9 +203,8 @@ def changed(read, before, timeout_s: float = WIDGET_TIMEOUT_S) -> bool:
     return False
 
 
-def check_decision_flow(page: Page, work: Path) -> str:
+def check_decision_flow(page: Page, area: Locator, work: Path) -> str:
     """Notebook 01: "Start over" empties the walk-through's path, and clicking an answer puts it on the path."""
-    area = widget_output(page, ".widget-toggle-buttons")
     path = lambda: area.locator(".widget-html").last.inner_text()
     before = path()
     area.locator("button", has_text="Start over").click()
@@ -220,11 +219,10 @@ def check_decision_flow(page: Page, work: Path) -> str:
     return f"decision flow answers a click (Start over, then {answer!r} joined the path): ok"
 
 
-def check_review_ui(page: Page, work: Path) -> str:
+def check_review_ui(page: Page, area: Locator, work: Path) -> str:
     """Notebook 03: clicking Accept in the review widget appends that decision to the decisions file."""
     decisions = work / "03_data_preparation" / "review_decisions.jsonl"
     read = lambda: decisions.read_text() if decisions.exists() else ""
-    area = widget_output(page, ".widget-button")
     before = read()
     area.locator("button", has_text="Accept").first.click()
     if not changed(read, before):
@@ -235,30 +233,33 @@ def check_review_ui(page: Page, work: Path) -> str:
     return f"review UI writes its decision (accept of {last.get('id')} in {decisions.name}): ok"
 
 
-def check_cost_calculator(page: Page, work: Path) -> str:
-    """Notebook 06: dragging the requests/day slider changes the calculator's answer."""
-    area = widget_output(page, ".widget-slider")
-    answer = lambda: area.locator("pre").last.inner_text()
-    before = answer()
-    handle = area.locator(".widget-slider .noUi-handle").first
-    box = handle.bounding_box()
+def check_cost_calculator(page: Page, area: Locator, work: Path) -> str:
+    """Notebook 06: dragging the requests/day slider moves its readout, and the calculator answers for the new value."""
+    readout = area.locator(".widget-slider .widget-readout").first
+    answer = area.locator(".widget-html-content pre").last
+    value, before = readout.inner_text(), answer.inner_text()
+    box = area.locator(".widget-slider .noUi-handle").first.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + 60, y, steps=5)
     page.mouse.up()
-    if not changed(answer, before):
-        return "cost calculator moves with its slider: FAILED (the answer did not change after dragging requests/day)"
-    return "cost calculator moves with its slider: ok"
+    if not changed(readout.inner_text, value):
+        return f"cost calculator moves with its slider: FAILED (dragging requests/day left it at {value})"
+    moved = readout.inner_text()
+    if not changed(answer.inner_text, before) or not answer.inner_text().startswith(f"{moved} requests a day"):
+        return (f"cost calculator moves with its slider: FAILED (requests/day {value} -> {moved}, but the answer "
+                f"still begins {answer.inner_text().splitlines()[0]!r})")
+    return f"cost calculator moves with its slider (requests/day {value} -> {moved}, answer followed): ok"
 
 
-# Per notebook (by its number): the widget check, and for --break-callbacks the kernel code that breaks the
+# Per notebook (by its number): a CSS selector found only in its widget, the widget check, and for --break-callbacks the kernel code that breaks the
 # function that widget's callback calls (looked up at call time, so patching it after Run All reaches it).
 WIDGETS = {
-    "01": (check_decision_flow, "import helpers.decision as m\n"
+    "01": (".widget-toggle-buttons", check_decision_flow, "import helpers.decision as m\n"
                                 "def walk(*a, **k): raise RuntimeError('broken on purpose')\nm.walk = walk"),
-    "03": (check_review_ui, "import helpers.dataprep as m\nm.record_decision = lambda *a, **k: None"),
-    "06": (check_cost_calculator, "import helpers.costs as m\n"
+    "03": (".widget-button", check_review_ui, "import helpers.dataprep as m\nm.record_decision = lambda *a, **k: None"),
+    "06": (".widget-slider", check_cost_calculator, "import helpers.costs as m\n"
                                   "def calculator(*a, **k): raise RuntimeError('broken on purpose')\n"
                                   "m.calculator = calculator"),
 }
@@ -275,13 +276,16 @@ def test_notebook(context, base: str, token: str, name: str, work: Path, shots: 
         open_notebook(page, base, name, token)
         run_all(page, NOTEBOOK_TIMEOUT_S)
         result.errors = cell_errors(page)
-        check, breaker = WIDGETS.get(name[:2], (None, None))
+        marker, check, breaker = WIDGETS.get(name[:2], (None, None, None))
         if check is not None:
             if broken:
                 run_in_kernel(page, breaker)
-            verdict = check(page, work)
+            area = widget_output(page, marker)
+            verdict = check(page, area, work)
+            area.scroll_into_view_if_needed()  # the screenshot shows the widget after it was driven
             if broken:
-                verdict = (f"broken callback caught ({verdict.split(':')[0]} failed)" if "FAILED" in verdict
+                verdict = (f"broken callback caught, {verdict.replace('FAILED', 'failed as it should')}"
+                           if "FAILED" in verdict
                            else f"broken callback NOT caught, check still passed: FAILED ({verdict})")
             result.widgets.append(verdict)
         else:
