@@ -80,7 +80,7 @@ $(BROWSER_VENV)/.installed: | check-python
 	touch $@
 
 ## browser-test [NOTEBOOKS=dir] [BROWSER_TEST_OPTS=--break-callbacks]: every notebook Run All in JupyterLab in
-## headless Chromium, widgets driven, one screenshot each in build/browser/ (~4 min; installs Chromium first time)
+## headless Chromium, widgets driven, one screenshot each in build/browser/ (~3 min; installs Chromium first time)
 NOTEBOOKS ?= notebooks
 browser-test: $(LAB_VENV)/.installed $(BROWSER_VENV)/.installed
 	$(BROWSER_VENV)/bin/python scripts/browser_test.py $(NOTEBOOKS) --jupyter $(LAB_VENV)/bin/jupyter $(BROWSER_TEST_OPTS)

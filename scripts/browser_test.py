@@ -157,7 +157,7 @@ def run_all(page: Page, timeout_s: float) -> None:
 def cell_errors(page: Page) -> list[str]:
     """Error outputs outside cells tagged raises-exception, and code cells Run All never ran."""
     return js(page, """
-        const problems = [];
+        const problems = [], notRun = [];
         nb.content.widgets.forEach((cell, i) => {
             if (cell.model.type !== 'code') return;
             const tags = cell.model.getMetadata('tags') || [];
@@ -167,8 +167,9 @@ def cell_errors(page: Page) -> list[str]:
                 if (out.output_type === 'error' && !tags.includes('raises-exception'))
                     problems.push(`cell ${i}: ${out.ename}: ${String(out.evalue).slice(0, 160)}`);
             }
-            if (cell.model.executionCount === null) problems.push(`cell ${i}: not run`);
+            if (cell.model.executionCount === null) notRun.push(i);
         });
+        if (notRun.length) problems.push(`${notRun.length} code cell(s) not run, from cell ${notRun[0]}`);
         return problems;""")
 
 
@@ -205,14 +206,13 @@ def changed(read, before, timeout_s: float = WIDGET_TIMEOUT_S) -> bool:
 
 def check_decision_flow(page: Page, area: Locator, work: Path) -> str:
     """Notebook 01: "Start over" empties the walk-through's path, and clicking an answer puts it on the path."""
-    path = lambda: area.locator(".widget-html").last.inner_text()
+    path = lambda: area.locator(".widget-html").last.text_content()
+    button = area.locator(".widget-toggle-buttons button").first
     before = path()
     area.locator("button", has_text="Start over").click()
-    if not changed(path, before):
-        return "decision flow answers a click: FAILED (Start over left the path as it was)"
-    button = area.locator(".widget-toggle-buttons button").first
-    button.wait_for(state="visible", timeout=WIDGET_TIMEOUT_S * 1000)
-    answer, empty = button.inner_text(), path()
+    if not changed(path, before) or not changed(button.is_visible, False):
+        return "decision flow answers a click: FAILED (Start over did not bring back the first question)"
+    answer, empty = button.text_content(), path()
     button.click()
     if not changed(path, empty) or f"= {answer}" not in path():
         return f"decision flow answers a click: FAILED (clicking {answer!r} did not put it on the path)"
@@ -237,19 +237,19 @@ def check_cost_calculator(page: Page, area: Locator, work: Path) -> str:
     """Notebook 06: dragging the requests/day slider moves its readout, and the calculator answers for the new value."""
     readout = area.locator(".widget-slider .widget-readout").first
     answer = area.locator(".widget-html-content pre").last
-    value, before = readout.inner_text(), answer.inner_text()
+    value, before = readout.text_content(), answer.text_content()
     box = area.locator(".widget-slider .noUi-handle").first.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + 60, y, steps=5)
     page.mouse.up()
-    if not changed(readout.inner_text, value):
+    if not changed(readout.text_content, value):
         return f"cost calculator moves with its slider: FAILED (dragging requests/day left it at {value})"
-    moved = readout.inner_text()
-    if not changed(answer.inner_text, before) or not answer.inner_text().startswith(f"{moved} requests a day"):
+    moved = readout.text_content()
+    if not changed(answer.text_content, before) or not answer.text_content().startswith(f"{moved} requests a day"):
         return (f"cost calculator moves with its slider: FAILED (requests/day {value} -> {moved}, but the answer "
-                f"still begins {answer.inner_text().splitlines()[0]!r})")
+                f"still begins {answer.text_content().splitlines()[0]!r})")
     return f"cost calculator moves with its slider (requests/day {value} -> {moved}, answer followed): ok"
 
 
@@ -267,6 +267,21 @@ WIDGETS = {
 
 # --------------------------------------------------------------------------- the run
 
+def drive_widget(page: Page, number: str, work: Path, broken: bool) -> str:
+    """Run notebook `number`'s widget check (its callback broken first if `broken`) and say how it went."""
+    marker, check, breaker = WIDGETS[number]
+    if broken:
+        run_in_kernel(page, breaker)
+    area = widget_output(page, marker)
+    verdict = check(page, area, work)
+    area.scroll_into_view_if_needed()  # the screenshot shows the widget after it was driven
+    if not broken:
+        return verdict
+    if "FAILED" in verdict:
+        return f"broken callback caught, {verdict.replace('FAILED', 'failed as it should')}"
+    return f"broken callback NOT caught, the check still passed: FAILED ({verdict})"
+
+
 def test_notebook(context, base: str, token: str, name: str, work: Path, shots: Path, broken: bool) -> Result:
     result, start = Result(name), time.monotonic()
     page = context.new_page()
@@ -276,18 +291,8 @@ def test_notebook(context, base: str, token: str, name: str, work: Path, shots: 
         open_notebook(page, base, name, token)
         run_all(page, NOTEBOOK_TIMEOUT_S)
         result.errors = cell_errors(page)
-        marker, check, breaker = WIDGETS.get(name[:2], (None, None, None))
-        if check is not None:
-            if broken:
-                run_in_kernel(page, breaker)
-            area = widget_output(page, marker)
-            verdict = check(page, area, work)
-            area.scroll_into_view_if_needed()  # the screenshot shows the widget after it was driven
-            if broken:
-                verdict = (f"broken callback caught, {verdict.replace('FAILED', 'failed as it should')}"
-                           if "FAILED" in verdict
-                           else f"broken callback NOT caught, check still passed: FAILED ({verdict})")
-            result.widgets.append(verdict)
+        if name[:2] in WIDGETS:
+            result.widgets.append(drive_widget(page, name[:2], work, broken))
         else:
             page.locator(".jp-Cell").last.scroll_into_view_if_needed()
         result.screenshot = shots / f"{Path(name).stem}.png"
