@@ -238,7 +238,9 @@ def check_cost_calculator(page: Page, area: Locator, work: Path) -> str:
     readout = area.locator(".widget-slider .widget-readout").first
     answer = area.locator(".widget-html-content pre").last
     value, before = readout.text_content(), answer.text_content()
-    box = area.locator(".widget-slider .noUi-handle").first.bounding_box()
+    handle = area.locator(".widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()  # the mouse acts at viewport coordinates
+    box = handle.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
     page.mouse.down()
