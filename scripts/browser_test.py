@@ -45,7 +45,6 @@ class Result:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     widgets: list[str] = field(default_factory=list)  # "what was checked: ok" or "...: FAILED (why)"
-    screenshot: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -144,11 +143,11 @@ def run_all(page: Page, timeout_s: float) -> None:
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     done = """() => { const nb = window.jupyterapp.shell.currentWidget;
                       const cells = nb.content.widgets.filter(c => c.model.type === 'code');
-                      const busy = nb.node.querySelector('.jp-InputPrompt') &&
-                          [...nb.node.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'));
+                      const busy = [...nb.node.querySelectorAll('.jp-InputPrompt')]
+                          .some(p => p.textContent.includes('*'));
                       return nb.sessionContext.session.kernel.status === 'idle' && !busy
                              && cells.length > 0 && cells[0].model.executionCount !== null; }"""
-    for _ in range(2):  # the kernel is idle for a moment between cells: ask twice, a second apart
+    for _ in range(2):  # between two cells the kernel is idle for a moment: ask again a second later
         page.wait_for_function(done, timeout=timeout_s * 1000, polling=500)
         page.wait_for_timeout(1000)
     page.wait_for_function(done, timeout=timeout_s * 1000, polling=500)
@@ -187,7 +186,7 @@ def shut_down(page: Page) -> None:
 
 # --------------------------------------------------------------------------- the widgets
 
-def widget_output(page: Page, marker: str):
+def widget_output(page: Page, marker: str) -> Locator:
     """The output area of the widget that contains `marker` (a CSS selector), scrolled into view."""
     area = page.locator(".jp-OutputArea-output").filter(has=page.locator(marker)).first
     area.wait_for(state="visible", timeout=WIDGET_TIMEOUT_S * 1000)
@@ -297,8 +296,7 @@ def test_notebook(context, base: str, token: str, name: str, work: Path, shots: 
             result.widgets.append(drive_widget(page, name[:2], work, broken))
         else:
             page.locator(".jp-Cell").last.scroll_into_view_if_needed()
-        result.screenshot = shots / f"{Path(name).stem}.png"
-        page.screenshot(path=str(result.screenshot))
+        page.screenshot(path=str(shots / f"{Path(name).stem}.png"))
         shut_down(page)
     except Exception as exc:  # a timeout or a missing element is this notebook's failure, not the run's
         result.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
@@ -315,6 +313,8 @@ def run(notebooks: Path, jupyter: str, shots: Path, broken: bool) -> list[Result
     if not names:
         sys.exit(f"no notebooks in {notebooks}")
     shots.mkdir(parents=True, exist_ok=True)
+    for old in shots.glob("*.png"):  # every screenshot left is from this run
+        old.unlink()
     scratch = Path(tempfile.mkdtemp(prefix="browser-test-"))
     root_dir = scratch / "notebooks"
     shutil.copytree(notebooks, root_dir, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
