@@ -4,6 +4,7 @@
 PYTHON ?= python3
 LAB_VENV := .venv
 TEST_VENV := .venv-test
+BROWSER_VENV := .venv-browser
 PORT ?= 8888
 NB ?= notebooks/*.ipynb
 
@@ -20,7 +21,7 @@ SCRATCH = scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
 NBVAL_OPTS := --nbval --nbval-current-env --nbval-sanitize-with=tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test nbtest execute base-model data bench clean check-python
+.PHONY: lab test nbtest execute base-model data bench browser-test clean check-python
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The lab needs Python 3.10 or newer; this is " + sys.version.split()[0])'
@@ -69,5 +70,20 @@ data: $(TEST_VENV)/.installed
 bench: $(TEST_VENV)/.installed
 	for script in benchmarks/bench_*.py; do $(RUN_ENV) $(TEST_VENV)/bin/python $$script || exit 1; done
 
+# Playwright drives Debian's Chromium (never `playwright install`); it lives in a venv of its own (~190 MB) so
+# learners' `make lab` environment does not carry a maintainer's test tool.
+$(BROWSER_VENV)/.installed: | check-python
+	test -x /usr/bin/chromium || { echo "Installing Debian's chromium (~480 MB on disk, once)."; apt-get update && apt-get install -y chromium; }
+	test -x $(BROWSER_VENV)/bin/python || $(PYTHON) -m venv $(BROWSER_VENV)
+	$(BROWSER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BROWSER_VENV)/bin/python -m pip install --quiet playwright
+	touch $@
+
+## browser-test [NOTEBOOKS=dir] [BROWSER_TEST_OPTS=--break-callbacks]: every notebook Run All in JupyterLab in
+## headless Chromium, widgets driven, one screenshot each in build/browser/ (~3 min; installs Chromium first time)
+NOTEBOOKS ?= notebooks
+browser-test: $(LAB_VENV)/.installed $(BROWSER_VENV)/.installed
+	$(BROWSER_VENV)/bin/python scripts/browser_test.py $(NOTEBOOKS) --jupyter $(LAB_VENV)/bin/jupyter $(BROWSER_TEST_OPTS)
+
 clean:
-	rm -rf $(LAB_VENV) $(TEST_VENV) .cache .lab-state
+	rm -rf $(LAB_VENV) $(TEST_VENV) $(BROWSER_VENV) .cache .lab-state build
