@@ -898,8 +898,8 @@ def english_words() -> list[str]:
 
 
 def _coverage_text() -> str:
-    """Every printable ASCII symbol, the numbers 0-100 and the common English words, each with and without
-    a capital and a leading space: pieces a learner's own text will use."""
+    """Every printable ASCII symbol, the numbers 0-100 and the common English words (lower-case and
+    capitalised) after a space, and every seventh of them at a line start: pieces a learner's text uses."""
     symbols = [ch for ch in map(chr, range(33, 127)) if not ch.isalnum()]
     words = english_words()
     words = words + [w.capitalize() for w in words] + [str(i) for i in range(101)] + ["00"]
