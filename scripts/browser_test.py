@@ -72,8 +72,10 @@ def write_lab_settings(settings: Path) -> None:
 
 
 def server_env(scratch: Path) -> dict[str, str]:
+    """An empty work folder and offline AWS account, and none of this machine's Jupyter config, settings or kernels."""
     env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
     env.update(LAB_WORK_DIR=str(scratch / "work"), LAB_STATE_DIR=str(scratch / "state"),
+               JUPYTER_CONFIG_DIR=str(scratch / "config"), JUPYTER_DATA_DIR=str(scratch / "data"),
                JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"),
                JUPYTER_RUNTIME_DIR=str(scratch / "runtime"), AWS_CONFIG_FILE="/dev/null",
                AWS_SHARED_CREDENTIALS_FILE="/dev/null", PYTHONHASHSEED="0", TZ="UTC")
