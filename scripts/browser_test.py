@@ -182,6 +182,11 @@ def run_in_kernel(page: Page, code: str) -> None:
         raise RuntimeError(f"kernel code failed ({status}): {code}")
 
 
+def wait_for_idle(page: Page) -> None:
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+                           timeout=WIDGET_TIMEOUT_S * 1000, polling=250)
+
+
 def shut_down(page: Page) -> None:
     js(page, "await app.serviceManager.sessions.shutdownAll();")
 
@@ -277,7 +282,8 @@ def drive_widget(page: Page, number: str, work: Path, broken: bool) -> str:
         run_in_kernel(page, breaker)
     area = widget_output(page, marker)
     verdict = check(page, area, work)
-    area.scroll_into_view_if_needed()  # the screenshot shows the widget after it was driven
+    wait_for_idle(page)  # the screenshot shows the widget after it was driven, its last update drawn
+    area.scroll_into_view_if_needed()
     if not broken:
         return verdict
     if "FAILED" in verdict:
