@@ -72,8 +72,10 @@ def write_lab_settings(settings: Path) -> None:
 
 
 def server_env(scratch: Path) -> dict[str, str]:
+    """An empty work folder and offline AWS account, and none of this machine's Jupyter config, settings or kernels."""
     env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
     env.update(LAB_WORK_DIR=str(scratch / "work"), LAB_STATE_DIR=str(scratch / "state"),
+               JUPYTER_CONFIG_DIR=str(scratch / "config"), JUPYTER_DATA_DIR=str(scratch / "data"),
                JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"),
                JUPYTER_RUNTIME_DIR=str(scratch / "runtime"), AWS_CONFIG_FILE="/dev/null",
                AWS_SHARED_CREDENTIALS_FILE="/dev/null", PYTHONHASHSEED="0", TZ="UTC")
@@ -180,6 +182,11 @@ def run_in_kernel(page: Page, code: str) -> None:
         raise RuntimeError(f"kernel code failed ({status}): {code}")
 
 
+def wait_for_idle(page: Page) -> None:
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+                           timeout=WIDGET_TIMEOUT_S * 1000, polling=250)
+
+
 def shut_down(page: Page) -> None:
     js(page, "await app.serviceManager.sessions.shutdownAll();")
 
@@ -275,7 +282,8 @@ def drive_widget(page: Page, number: str, work: Path, broken: bool) -> str:
         run_in_kernel(page, breaker)
     area = widget_output(page, marker)
     verdict = check(page, area, work)
-    area.scroll_into_view_if_needed()  # the screenshot shows the widget after it was driven
+    wait_for_idle(page)  # the screenshot shows the widget after it was driven, its last update drawn
+    area.scroll_into_view_if_needed()
     if not broken:
         return verdict
     if "FAILED" in verdict:
