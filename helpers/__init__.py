@@ -1,5 +1,6 @@
 """The lab's package: one module per notebook topic, plus the offline stand-in for AWS."""
 import os
+import sys
 
 from threadpoolctl import threadpool_limits
 
@@ -14,3 +15,8 @@ _threads = os.environ["OPENBLAS_NUM_THREADS"]
 threadpool_limits(int(_threads) if _threads.isdigit() and int(_threads) > 0 else 1, user_api="blas")
 
 __version__ = "0.1.0"
+
+if "IPython" in sys.modules:  # in a notebook: a cell run out of order says which cell to run first
+    from helpers import run_first
+
+    run_first.install()

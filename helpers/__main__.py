@@ -12,6 +12,8 @@ COMMANDS = {
     "offline-aws": ("helpers.offline.server:main", "serve the offline AWS stand-in on 127.0.0.1"),
     "teardown": ("helpers.aws:main_teardown", "delete everything the lab created (throughput first)"),
     "run-aws-sample": ("helpers.aws_samples:main", "run AWS's Bedrock sample notebooks against the offline account"),
+    "learner-copies": ("helpers.learner:main_copies", "make your copies of the notebooks (never overwrites one)"),
+    "refresh": ("helpers.learner:main_refresh", "replace your copy of one notebook with a fresh one (keeps a backup)"),
     "build-base-model": ("helpers.local_model:main_build_base", "build the shipped base checkpoint"),
 }
 

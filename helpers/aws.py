@@ -6,6 +6,7 @@ import sys
 import time
 
 from helpers.costs import Estimate, default_epochs, estimate_cost
+from helpers.run_first import NotReady
 
 MODES = ("offline", "live")
 MODE_VARIABLE = "LAB_AWS_MODE"
@@ -205,6 +206,25 @@ def wait_for(resource: str, *, kind: str | None = None, client=None, poll_second
     if described.get("failureMessage"):
         print(f"failureMessage: {described['failureMessage']}")
     return described
+
+
+def require_status(described: dict, status: str) -> dict:
+    """Return a job/throughput/deployment description whose status is `status`; else raise NotReady saying why.
+
+    A cell that reads a job's metrics or calls a throughput runs this first, so a cell run before the wait
+    says to run the wait, instead of a KeyError for a field that exists only once the job has ended.
+    """
+    if described["status"] == status:
+        return described
+    arn = next(described[k] for k in ("jobArn", "provisionedModelArn", "customModelDeploymentArn") if k in described)
+    kind = _kind_of(arn)
+    label = next((described[k] for k in ("jobName", "provisionedModelName", "modelDeploymentName") if k in described),
+                 arn.rsplit("/", 1)[-1])
+    if described["status"] in TERMINAL[kind]:
+        raise NotReady(f"{kind} {label} ended {described['status']}, not {status}"
+                       + (f": {described['failureMessage']}" if described.get("failureMessage") else ""))
+    raise NotReady(f"{kind} {label} is {described['status']}, not {status} yet: run the cell above that calls "
+                   f"aws.wait_for on it first (it waits until the {kind} is done)")
 
 
 def confirm(estimate: Estimate, *, ask=input) -> None:
@@ -457,3 +477,52 @@ def main_teardown(argv: list[str]) -> int:
             return 1
     done = teardown(tuple(args.region) if args.region else LAB_REGIONS)
     return 1 if done["not_deleted"] else 0
+
+
+# --------------------------------------------------------------------------- exercise checks (notebook 04)
+
+def check_max_epochs(answer, limit: int) -> str:
+    """Exercise 1: the largest epochCount the job accepts; a number or the string the API takes ("5") is an answer."""
+    if answer is None:
+        return "Not yet: set my_max_epochs to a number."
+    try:
+        given = int(str(answer).strip())
+    except ValueError:
+        return f"Not yet: {answer!r} is not a number; the ValidationException message names the valid range."
+    shown = f"{answer!r}" if isinstance(answer, str) else str(given)
+    if given > limit:
+        return f"Not yet: {shown} is above the limit - a job asking for it is refused at creation. Read the range."
+    if given < limit:
+        return f"Not yet: {shown} is accepted, and so is a larger value; the ValidationException names the range's top."
+    return (f"Right: {shown} - at most {limit} epochs (sent as the string \"{limit}\"); more passes need more (or "
+            "duplicated) data.")
+
+
+def check_invoke_body(runtime, model_id: str, body: dict, prompt: str) -> str:
+    """Exercise 2: send the learner's invoke_model body; right when the model answers and was asked `prompt`."""
+    import json
+
+    try:
+        reply = json.loads(runtime.invoke_model(modelId=model_id, body=json.dumps(body))["body"].read())
+    except runtime.exceptions.ValidationException as err:
+        return f"Not yet: {err.response['Error']['Message']}"
+    if json.dumps(prompt)[1:-1] not in json.dumps(body):  # the prompt as JSON text, anywhere in the body
+        return "Not yet: the model answered, but not to the firm's prompt for test_set[0] (corpus.clause_prompt)."
+    kind = reply.get("type") or "reply"
+    blocks = reply.get("content") or reply.get("output", {}).get("message", {}).get("content", [])
+    return f"Right: the reply is a {kind} with {len(blocks)} content block(s)."
+
+
+def check_metrics_key(key: str, keys: list[str], job_arn: str) -> str:
+    """Exercise 3: the S3 key of the job's validation metrics, built from the output prefix and the job id."""
+    job_id = job_arn.rsplit("/", 1)[-1]
+    if key.startswith("s3://"):
+        return "Not yet: the key is what follows the bucket name - drop s3://BUCKET/."
+    if key.endswith("step_wise_training_metrics.csv"):
+        return "Not yet: that is the training metrics; the validation file sits in validation_artifacts/."
+    if key in keys and key.endswith("validation_metrics.csv"):
+        return f"Right: output/model-customization-job-{job_id}/validation_artifacts/post_fine_tuning_validation/..."
+    if job_id not in key:
+        return (f"Not yet: the folder is model-customization-job-<the last part of the job ARN>, here {job_id}; "
+                "list the prefix to see it.")
+    return "Not yet: the folder is right; list the prefix to see the validation file's exact path."

@@ -503,4 +503,7 @@ def check_break_even(answer: float, expected: float, tolerance: float = 0.1) -> 
             "in the month")
     if not answer:
         return f"Not yet: no answer given; {hint}."
+    per_month = expected * HOURS_PER_MONTH / 24
+    if abs(answer - per_month) <= tolerance * per_month:
+        return f"Not yet: {answer:,.0f} is about the break-even per month; the question asks for requests a day."
     return f"Not yet: {answer:,.0f} is {'too high' if answer > expected else 'too low'}; {hint}."

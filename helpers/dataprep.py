@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from helpers import formats
+from helpers import formats, paths
 from helpers.formats import Finding
 from helpers.paths import work_dir  # re-exported: notebook 03 calls dataprep.work_dir()
 
@@ -703,11 +703,7 @@ def write_jsonl(path: str | os.PathLike, records: list[dict]) -> str:
     if path.exists():
         if path.read_bytes() == data:
             return f"{path.name}: {len(records)} records, sha256 {hashlib.sha256(data).hexdigest()[:12]}"
-        n = 1
-        while path.with_name(f"{path.name}~{n}~").exists():
-            n += 1
-        path.rename(path.with_name(f"{path.name}~{n}~"))
-        note = f" (the previous file is kept as {path.name}~{n}~)"
+        note = f" (the previous file is kept as {paths.keep_aside(path).name})"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
@@ -789,3 +785,55 @@ def main_check_data(argv: list[str]) -> int:
         print(finding)
     print(report.summary())
     return 0 if report.ok else 1
+
+
+# --------------------------------------------------------------------------- exercise checks (notebook 03)
+
+def check_repair(fixed: list[dict], broken: list[dict], model_id: str) -> str:
+    """Exercise 1: every broken record repaired - one valid record each, not one good record copied over the rest."""
+    report = formats.check_file(to_jsonl(fixed), model_id, name="my_fixed")
+    wrong = sorted({f.line for f in report.findings if f.line > 0})
+    if len(fixed) != len(broken):
+        return f"Not yet: write all {len(broken)} records (you have {len(fixed)})."
+    if wrong:
+        first = next(f for f in report.findings if f.line > 0)
+        return f"Not yet: lines {wrong} still break a rule; the first: {first}"
+    distinct = len({json.dumps(r, sort_keys=True) for r in fixed})
+    if distinct < len(broken) - 1:  # records 1 and 7 may well become the same record; the others differ
+        return (f"Not yet: only {distinct} different records; repair each record's own content rather than "
+                "copying a good one.")
+    return f"Right: every record passes (the file-level count of {len(broken)} meets Nova's documented minimum of 8)."
+
+
+def check_family_records(records: list[dict], train_set: pd.DataFrame, model_id: str) -> str:
+    """Exercise 2: the training split, one record per clause in order, in the format of `model_id`'s family."""
+    report = formats.check_file(to_jsonl(records), model_id, name="records")
+    if len(records) != len(train_set):
+        return f"Not yet: one record per training record ({len(train_set)}); you have {len(records)}."
+    if not report.ok:
+        return f"Not yet: {report.findings[0]}"
+    missing = [i + 1 for i, (record, text) in enumerate(zip(records, train_set["text"]))
+               if json.dumps(text)[1:-1] not in json.dumps(record)]  # the clause as JSON text, at any depth
+    if missing:
+        return f"Not yet: record {missing[0]} does not hold training clause {missing[0]}; keep the split's order."
+    return f"Right: {report.summary().split(': ', 1)[1]}"
+
+
+def check_balance(options: set[str], upsampled: pd.DataFrame, train_set: pd.DataFrame, minority: str = "DP4") -> str:
+    """Exercise 3: Bedrock's balance options, and the training split (only) up-sampled to the median class."""
+    if set(options) != {"collect more", "up-sample"}:
+        return ("Not yet: which option needs the training loss? Bedrock's hyperparameters are epochs, batch size, "
+                "learning rate and warmup: none weighs a class.")
+    outside = sorted(set(upsampled["id"]) - set(train_set["id"]))
+    if outside:
+        return (f"Not yet: {len(outside)} of your records are not in the training split (e.g. {outside[0]}). "
+                "Up-sample train_set only: copies of validation or test records in training are the leak the split "
+                "prevents, and the test score would count memorised answers.")
+    dropped = sorted(set(train_set["id"]) - set(upsampled["id"]))
+    if dropped:
+        return f"Not yet: {len(dropped)} training records are gone (e.g. {dropped[0]}); up-sampling only adds copies."
+    median = int(train_set["label"].value_counts().median())
+    have = int(upsampled["label"].value_counts().get(minority, 0))
+    if have < median:
+        return f"Not yet: {minority} has {have} records; the median class has {median}."
+    return f"Right: {minority} now has {have} records, all copies of training records; validation and test untouched."

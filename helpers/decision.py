@@ -486,3 +486,40 @@ def walkthrough_widget(answers: dict[str, str] | None = None, flow: dict[str, St
     restart.on_click(on_restart)
     refresh()
     return box
+
+
+def check_cards(answers: dict[str, str], cards: list[Card]) -> str:
+    """Exercise 1 of notebook 01: right when every card has its expected lever; else which cards, and the kind of slip."""
+    unknown = sorted({a for a in answers.values() if a not in LEVERS})
+    if unknown:
+        return f"Not yet: {', '.join(map(repr, unknown))} is not a lever; use one of {', '.join(LEVERS)}."
+    wrong = mistakes(answers, cards)
+    if not wrong:
+        return f"Right: all {len(cards)} cards."
+    named = [c.id for c in cards if c.id in wrong and c.expected == "rag" and answers.get(c.id) == "fine-tuning"]
+    hint = (f" {', '.join(named)}: a knowledge gap sent to fine-tuning - the named mistake of section 4." if named
+            else " Walk each one in the widget and compare the reason at each step.")
+    return f"Not yet: {len(wrong)} card(s) to look at again: {', '.join(wrong)}.{hint}"
+
+
+FROZEN_FACTS = ("snapshot", "freez", "frozen", "chang", "stale", "out of date", "outdated", "retrain",
+                "update", "fresh")
+
+
+def check_knowledge_levers(levers: set[str], why_not: str) -> str:
+    """Exercise 3 of notebook 01: the levers reachable from need=knowledge, and one sentence on why not fine-tuning."""
+    truth = {recommend(a).lever for a in all_paths() if a["need"] == "knowledge"}
+    levers = set(levers)
+    if "fine-tuning" in levers:
+        return ("Not yet: no walk that starts with need=knowledge ends at fine-tuning; walk both answers of "
+                "facts_fit in section 2.")
+    if levers != truth:
+        missing = ", ".join(sorted(truth - levers)) or "none"
+        return (f"Not yet: missing {missing}; walk both answers of facts_fit in section 2 - facts that fit on a page "
+                "go in the prompt, the rest is retrieved.")
+    if not why_not.strip():
+        return "Right set. Now write the sentence: what happens to a fine-tuned model when the facts change?"
+    if not any(word in why_not.lower() for word in FROZEN_FACTS):
+        return ("Not yet: the set is right; the sentence should say what happens when the facts change (the trained "
+                "model keeps the old ones until the next training job).")
+    return "Right. Compare your sentence with the first bullet of section 4."

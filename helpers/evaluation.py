@@ -263,3 +263,56 @@ def choose_epochs(val_loss: list[float], tolerance: float = 0.01) -> int:
     noise, and every extra epoch costs money and moves the model further from what it could do."""
     best = min(val_loss)
     return next(i for i, v in enumerate(val_loss, start=1) if v <= best + tolerance)
+
+
+# --------------------------------------------------------------------------- exercise checks (notebook 05)
+
+def check_ship_decision(decision, codes: dict, forgetting: float, replay_forgetting: float, job_usd: float) -> str:
+    """Exercise 1: ship when the gain on the codes is beyond its interval and forgetting does not touch the model's
+    only use (filing clauses); `codes` is the paired interval of fine-tuned minus best prompt on the codes."""
+    given = decision.strip().lower().replace("’", "'") if isinstance(decision, str) else decision
+    if given not in ("ship", "don't ship", "prompt harder"):
+        return "Not yet: set my_decision to 'ship', 'don't ship' or 'prompt harder'."
+    if given == "prompt harder":
+        return (f"Not yet: four prompts were tried on validation; fine-tuning beats the best by {codes['diff']:+.2f} "
+                f"on the codes, and even the low end of the interval is {codes['low']:.2f}. On a real model, try "
+                "section 4 live first - here the prompt has had its chance.")
+    if given == "don't ship":
+        return (f"Not yet: forgetting is real ({forgetting:.2f} of the probe) but the model only files clauses; "
+                f"it would matter if the same model also answered general questions (then use replay: "
+                f"{replay_forgetting:.2f}). Is the gain worth {job_usd:.2f} USD for one job?")
+    if codes["low"] <= 0:
+        return "Not yet: the gain's interval reaches zero; the measurement does not support shipping."
+    return "Right: the gain on the codes is beyond its interval, the cost is small, and forgetting does not touch its use."
+
+
+def check_epochs(answer, val_loss: list[float], tolerance: float = 0.01) -> str:
+    """Exercise 2: the fewest epochs within `tolerance` of the lowest validation loss (choose_epochs' rule)."""
+    right = choose_epochs(val_loss, tolerance)
+    try:
+        given = int(answer)
+    except (TypeError, ValueError):
+        return f"Not yet: set my_epochs to a number from 1 to {len(val_loss)}."
+    if not 1 <= given <= len(val_loss):
+        return f"Not yet: the job ran {len(val_loss)} epochs; choose one of 1 to {len(val_loss)}."
+    best = val_loss.index(min(val_loss)) + 1
+    if given == right:
+        return (f"Right: epoch {right} is within {tolerance} of the lowest ({min(val_loss)} at epoch {best}); a smaller "
+                "difference is noise, and every extra epoch costs money and moves the model further.")
+    if given == best:
+        return (f"Not yet: epoch {best} has the lowest loss, but only {val_loss[right - 1] - min(val_loss):.3f} below "
+                f"an earlier epoch - within {tolerance}, noise. Which is the first epoch within {tolerance} of it?")
+    return (f"Not yet: epoch {given} has validation loss {val_loss[given - 1]}; the lowest is {min(val_loss)}. "
+            f"Which is the first epoch within {tolerance} of it?")
+
+
+def check_widest_slice(answer, gap: pd.DataFrame) -> str:
+    """Exercise 3: the slice whose 95% interval is widest (gap: one row per slice with low, high and n)."""
+    widths = (gap["high"] - gap["low"]).sort_values()
+    if answer not in gap.index:
+        return f"Not yet: choose one of {gap.index.tolist()}."
+    widest = widths.index[-1]
+    if answer != widest:
+        return (f"Not yet: {answer}'s interval is {widths[answer]:.2f} wide on {int(gap.loc[answer, 'n'])} records; "
+                "one is wider. Few records, wide interval.")
+    return f"Right: {widest}, {widths.iloc[-1]:.2f} wide, on {int(gap.loc[widest, 'n'])} records."

@@ -21,3 +21,19 @@ def state_dir() -> Path:
 def work_dir() -> Path:
     """Return the learner's own output folder, e.g. prepared data ($LAB_WORK_DIR, default work/ in the repo)."""
     return Path(os.environ.get("LAB_WORK_DIR", ROOT / "work"))
+
+
+def learner_dir() -> Path:
+    """Return the folder of the learner's own copies of the notebooks ($LAB_LEARNER_DIR, default my-notebooks/)."""
+    return Path(os.environ.get("LAB_LEARNER_DIR", ROOT / "my-notebooks"))
+
+
+def keep_aside(path: Path) -> Path | None:
+    """Rename an existing file to NAME~1~ (then ~2~, ...) so nothing is lost; return the new name, None if absent."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    n = 1
+    while path.with_name(f"{path.name}~{n}~").exists():
+        n += 1
+    return path.rename(path.with_name(f"{path.name}~{n}~"))

@@ -164,3 +164,18 @@ def check_answers(answers: dict, path=DESCRIPTIONS_PATH, allowed: dict = SORT_AN
         else:
             lines.append(f"{item_id}: not yet: not {allowed[given]}. {item['why']}")
     return lines
+
+
+def check_costs(cpt_usd, ift_usd, domain_tokens: float = 2e9, pairs: int = 1_500, pair_tokens: int = 300) -> str:
+    """Exercise 3 of notebook 02: one epoch of CPT on the domain text and three of IFT on the pairs, priced."""
+    cpt, ift = training_cost(domain_tokens, 1), training_cost(pairs * pair_tokens, 3)
+    if cpt_usd is None or ift_usd is None:
+        return "Not yet: compute both costs with pretraining.training_cost(tokens, epochs)."
+    close = lambda given, want: abs(given - want) <= max(0.01, 0.001 * want)  # noqa: E731
+    if close(ift_usd, training_cost(pairs * pair_tokens, 1)):
+        return "Not yet: the fine-tuning run is three epochs: tokens x 3."
+    if not close(cpt_usd, cpt) or not close(ift_usd, ift):
+        return ("Not yet: price tokens x epochs - 2e9 x 1 for continued pre-training, 1,500 pairs x 300 tokens x 3 "
+                "for fine-tuning.")
+    return (f"Right: ${cpt:,.2f} vs ${ift:,.2f}. Fine-tune first; measure (paired) before paying for continued "
+            "pre-training.")

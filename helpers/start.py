@@ -41,3 +41,17 @@ def problems(report: pd.DataFrame) -> list[str]:
         for row in report.itertuples()
         if not row.ok
     ]
+
+
+def check_mode_answer(answer) -> str:
+    """Notebook 00's exercise: which mode does a kernel with AWS credentials but no LAB_AWS_MODE run in?"""
+    from helpers.aws import choose_mode
+
+    truth = choose_mode(None, {"AWS_PROFILE": "colleague", "AWS_ACCESS_KEY_ID": "from-their-config"})
+    given = answer.strip().lower() if isinstance(answer, str) else answer
+    if given not in ("offline", "live"):
+        return f"Not yet: set my_answer to the string 'offline' or 'live' (it is {answer!r})."
+    if given != truth:
+        return ("Not yet: credentials never choose live mode - live mode spends money, so only LAB_AWS_MODE=live "
+                "or aws.activate('live') choose it.")
+    return "Right: credentials alone never switch the lab to live mode; an unset LAB_AWS_MODE means offline."

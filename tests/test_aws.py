@@ -81,3 +81,41 @@ def test_live_mode_prints_and_starts_no_stand_in():
                       AWS_DEFAULT_REGION="us-east-1")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [aws.BANNERS["live"], "live", "None"]
+
+
+def test_max_epochs_check_takes_the_number_or_the_string_the_api_takes():
+    assert aws.check_max_epochs(5, 5).startswith("Right: 5")
+    assert aws.check_max_epochs("5", 5).startswith("Right: '5'")  # hyperparameters are strings: "5" is right too
+    assert aws.check_max_epochs(9, 5).startswith("Not yet: 9 is above the limit")
+    assert aws.check_max_epochs(4, 5).startswith("Not yet: 4 is accepted, and so is a larger value")
+    assert aws.check_max_epochs(None, 5) == "Not yet: set my_max_epochs to a number."
+    assert aws.check_max_epochs("five", 5).startswith("Not yet: 'five' is not a number")
+
+
+def test_metrics_key_check_right_wrong_and_near_miss():
+    arn = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-micro-v1:0:128k/abc123"
+    folder = "output/model-customization-job-abc123/"
+    keys = [folder + "training_artifacts/step_wise_training_metrics.csv",
+            folder + "validation_artifacts/post_fine_tuning_validation/validation/validation_metrics.csv"]
+    assert aws.check_metrics_key(keys[1], keys, arn).startswith("Right")
+    assert aws.check_metrics_key(keys[0], keys, arn).startswith("Not yet: that is the training metrics")
+    assert aws.check_metrics_key("s3://bucket/" + keys[1], keys, arn).startswith("Not yet: the key is what follows")
+    wrong = aws.check_metrics_key("output/lab04-clauses-ft/validation_metrics.csv", keys, arn)
+    assert wrong.startswith("Not yet: the folder is model-customization-job-") and "abc123" in wrong
+    assert aws.check_metrics_key(folder + "validation_metrics.csv", keys, arn).startswith("Not yet: the folder is right")
+
+
+def test_invoke_body_check_sends_the_body_and_checks_the_prompt(tmp_path):
+    done = run_python(
+        "import boto3\nfrom helpers import aws, corpus\naws.activate()\n"
+        "rt = boto3.client('bedrock-runtime', region_name='us-east-1')\n"
+        "prompt = corpus.clause_prompt('Fees are due within 30 days.')\n"
+        "body = lambda text: {'messages': [{'role': 'user', 'content': [{'text': text}]}],"
+        " 'inferenceConfig': {'maxTokens': 8}}\n"
+        "check = lambda b: aws.check_invoke_body(rt, 'amazon.nova-micro-v1:0', b, prompt)\n"
+        "print(check(body(prompt)))\nprint(check(body('Classify this.')))\nprint(check({}))\n",
+        LAB_STATE_DIR=str(tmp_path))
+    right, near, wrong = done.stdout.splitlines()[-3:]  # after activate()'s line
+    assert right.startswith("Right: the reply is a"), done.stderr
+    assert near.startswith("Not yet: the model answered, but not to the firm's prompt")
+    assert wrong.startswith("Not yet: ") and "Right" not in wrong

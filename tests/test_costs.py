@@ -164,3 +164,20 @@ def test_latency_runs_skip_prompts_that_do_not_fit_the_context():
                                           answer_tokens=2)
     assert [r["filler_words"] for r in rows] == [0, 5]
     assert all(r["ttft_s"] > 0 and r["total_s"] > 0 and r["prompt_tokens"] > 0 for r in rows)  # times, not speeds
+
+
+def test_break_even_check_right_wrong_and_near_miss():
+    expected = 1_000.0
+    assert costs.check_break_even(1_040, expected) == "Right: about 1,000 requests a day."
+    assert costs.check_break_even(2_000, expected).startswith("Not yet: 2,000 is too high")
+    near = costs.check_break_even(expected * costs.HOURS_PER_MONTH / 24, expected)  # the monthly figure
+    assert near.startswith("Not yet: 30,417 is about the break-even per month")
+
+
+def test_cheapest_check_names_an_unknown_choice():
+    kw = {"prompt_tokens": SHORT, "base_prompt_tokens": LONG, "answer_tokens": ANSWER,
+          "price_per_mu_hour": EXAMPLE_MU_HOUR}
+    result = costs.calculator(150, shape="pilot", **kw)
+    assert costs.check_cheapest("", result).startswith("Not yet: answer one of")  # the learner copy's blank
+    near = costs.check_cheapest("deployment", result)  # the other per-token option, dearer by its storage
+    assert near.startswith("Not yet: deployment costs")

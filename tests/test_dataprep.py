@@ -479,3 +479,55 @@ def test_review_ui_shows_your_saved_fix_when_you_come_back(review):
     buttons["Fix"].click()
     buttons["◀"].click()
     assert dropdown.value == chosen and "decided: fix" in ui.children[0].value
+
+
+NOVA = "amazon.nova-micro-v1:0:128k"
+
+
+def _clauses(n: int, label: str = "payment") -> pd.DataFrame:
+    return pd.DataFrame({"id": [f"c{i:03d}" for i in range(n)], "text": [f"Fees for lot {i} are due." for i in range(n)],
+                         "label": [label] * n})
+
+
+def _records(df: pd.DataFrame, family: str) -> list[dict]:
+    return D.to_bedrock_records(df, family, lambda r: f"Clause: {r['text']}\nAnswer:",
+                                lambda r: json.dumps({"label": r["label"]}))
+
+
+def test_repair_check_right_wrong_and_near_miss():
+    fixed = _records(_clauses(8), "bedrock-conversation-2024")
+    broken = [{"prompt": "a", "completion": "b"}] * 8
+    assert D.check_repair(fixed, broken, NOVA).startswith("Right")
+    assert D.check_repair([], broken, NOVA) == "Not yet: write all 8 records (you have 0)."
+    near = D.check_repair(fixed[:7] + [{"prompt": "a", "completion": "b"}], broken, NOVA)  # one left broken
+    assert near.startswith("Not yet: lines [8] still break a rule")
+    copied = D.check_repair([fixed[0]] * 8, broken, NOVA)  # valid, but one good record copied over the others
+    assert copied.startswith("Not yet: only 1 different records")
+
+
+def test_family_records_check_right_wrong_and_near_miss():
+    train = _clauses(40)  # the family's minimum is 32 training records
+    claude = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+    family = formats.family_for(claude)
+    assert D.check_family_records(_records(train, family), train, claude).startswith("Right")
+    assert D.check_family_records([], train, claude).startswith("Not yet: one record per training record (40)")
+    nova_shaped = D.check_family_records(_records(train, "bedrock-conversation-2024"), train, claude)
+    assert nova_shaped.startswith("Not yet: records:1: ")  # a near miss: another family's format
+    shuffled = D.check_family_records(_records(train.iloc[::-1], family), train, claude)
+    assert shuffled.startswith("Not yet: record 1 does not hold training clause 1")
+
+
+def test_balance_check_rejects_up_sampling_held_out_records():
+    train = pd.concat([_clauses(6, "payment"), _clauses(5, "term").assign(id=lambda d: "t" + d["id"]),
+                       _clauses(1, "DP4").assign(id="dp")], ignore_index=True)
+    held_out = _clauses(3, "DP4").assign(id=lambda d: "test-" + d["id"])
+    options = {"collect more", "up-sample"}
+    right = D.upsample(train, target=5)
+    assert D.check_balance(options, right, train).startswith("Right: DP4 now has 5 records")
+    assert D.check_balance(options | {"re-weight"}, right, train).startswith("Not yet: which option needs the training loss")
+    leak = D.upsample(pd.concat([train, held_out], ignore_index=True), target=5)  # the whole data set up-sampled
+    verdict = D.check_balance(options, leak, train)
+    assert verdict.startswith("Not yet: 3 of your records are not in the training split") and "leak" in verdict
+    near = D.upsample(train, target=4)  # training split only, one short of the median
+    assert D.check_balance(options, near, train) == "Not yet: DP4 has 4 records; the median class has 5."
+    assert D.check_balance(options, train, train).startswith("Not yet: DP4 has 1 records")  # the learner's start

@@ -341,3 +341,41 @@ def test_the_data_readme_states_the_card_counts_the_file_has():
 def test_answers_that_are_not_a_dict_get_an_error_that_shows_the_shape(answers):
     with pytest.raises(decision.DecisionError, match=r"answers must be a dict of step id -> answer, such as \{'need': 'knowledge'\}"):
         decision.recommend(answers)
+
+
+def test_card_check_right_wrong_and_near_miss():
+    cards = decision.load_cards()
+    key = {c.id: c.expected for c in cards}
+    assert decision.check_cards(key, cards) == f"Right: all {len(cards)} cards."
+    s01 = next(c for c in cards if c.id == "s01")
+    near = decision.check_cards({**key, "s01": "fine-tuning"}, cards)  # one card: the named mistake
+    assert s01.expected == "rag" and near.startswith("Not yet: 1 card(s)") and "the named mistake" in near
+    wrong = decision.check_cards({c.id: "prompting" for c in cards}, cards)
+    assert wrong.startswith("Not yet:") and "s01" in wrong
+    assert "is not a lever" in decision.check_cards({**key, "s02": "finetune"}, cards)
+
+
+def test_knowledge_levers_check_right_wrong_and_near_miss():
+    sentence = "A fine-tuned model keeps the old prices until someone retrains it."
+    assert decision.check_knowledge_levers({"prompting", "rag"}, sentence).startswith("Right.")
+    wrong = decision.check_knowledge_levers({"rag", "fine-tuning"}, sentence)
+    assert wrong.startswith("Not yet") and "no walk" in wrong
+    near = decision.check_knowledge_levers({"rag"}, sentence)
+    assert near.startswith("Not yet: missing prompting")
+    assert decision.check_knowledge_levers({"prompting", "rag"}, "").startswith("Right set. Now write")
+    assert "what happens when the facts change" in decision.check_knowledge_levers({"prompting", "rag"}, "it is bad")
+
+
+def test_exercise_walks_right_wrong_and_near_miss():
+    for card in decision.load_cards(decision.EXERCISES_PATH):
+        assert decision.check_walk(card.answers, card).startswith("Right")
+        assert decision.check_walk({}, card).startswith("Not yet: step 'need'")  # the blank template
+        last = list(card.answers)[-1]  # a near miss: the same walk with its last answer changed
+        other = next(a for a in decision.FLOW[last].answers if a != card.answers[last])
+        near = {**card.answers, last: other}
+        try:
+            lever = decision.recommend(near).lever
+        except decision.DecisionError:
+            lever = None
+        if lever != card.expected:
+            assert decision.check_walk(near, card).startswith("Not yet")

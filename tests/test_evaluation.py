@@ -4,6 +4,7 @@ general-capability probe."""
 import collections
 
 import matplotlib
+import pandas as pd
 import pytest
 
 from helpers import corpus, evaluation, local_model
@@ -167,3 +168,32 @@ def test_finetune_by_epoch_chains_one_epoch_runs_and_reports_validation_loss(mon
     t = evaluation.validation_losses(models)
     assert t.to_dict("list") == {"step_number": [2, 4, 6], "epoch_number": [1, 2, 3],
                                  "validation_loss": [0.5, 1 / 3, 0.25]}
+
+
+def test_ship_decision_check_right_wrong_and_near_miss():
+    codes = {"diff": 1.0, "low": 1.0, "high": 1.0}
+    check = lambda d, c=codes: evaluation.check_ship_decision(d, c, 0.47, 0.01, 2.5)  # noqa: E731
+    assert check("ship").startswith("Right") and check(" Ship ").startswith("Right")
+    assert check("prompt harder").startswith("Not yet: four prompts were tried")
+    near = check("don't ship")  # forgetting is real, but not where this model is used
+    assert near.startswith("Not yet: forgetting is real (0.47 of the probe)") and "0.01" in near
+    assert check(None).startswith("Not yet: set my_decision")
+    assert check("ship", {"diff": 0.1, "low": -0.05, "high": 0.3}).startswith("Not yet: the gain's interval")
+
+
+def test_epoch_check_right_wrong_and_near_miss():
+    losses = [0.412, 0.198, 0.151, 0.149, 0.163]
+    assert evaluation.check_epochs(3, losses).startswith("Right: epoch 3 is within 0.01")
+    near = evaluation.check_epochs(4, losses)  # the lowest loss, but not the fewest epochs within noise of it
+    assert near.startswith("Not yet: epoch 4 has the lowest loss, but only 0.002 below")
+    assert evaluation.check_epochs(5, losses).startswith("Not yet: epoch 5 has validation loss 0.163")
+    assert evaluation.check_epochs(None, losses) == "Not yet: set my_epochs to a number from 1 to 5."
+    assert evaluation.check_epochs(9, losses).startswith("Not yet: the job ran 5 epochs")
+
+
+def test_widest_slice_check_right_wrong_and_near_miss():
+    gap = pd.DataFrame({"low": [0.1, -0.2, 0.0], "high": [0.3, 0.8, 0.6], "n": [80, 5, 20]},
+                       index=["all", "DP4", "borderline"])
+    assert evaluation.check_widest_slice("DP4", gap) == "Right: DP4, 1.00 wide, on 5 records."
+    assert evaluation.check_widest_slice("borderline", gap).startswith("Not yet: borderline's interval is 0.60 wide")
+    assert evaluation.check_widest_slice("codes", gap).startswith("Not yet: choose one of")

@@ -157,3 +157,23 @@ def test_check_answers_names_missing_unknown_and_misspelled_answers():
     assert lines[1].startswith("d01: right")  # case and spaces do not matter
     assert lines[2] == "d02: not yet: 'finetune' is not an answer; choose one of 'cpt', 'ift', 'rag'"
     assert lines[3].startswith("d03: not yet: no answer")
+
+
+def test_run_choice_check_right_wrong_and_near_miss():
+    items = pretraining.load_items(pretraining.RUN_CHOICES_PATH)
+    key = {i["id"]: i["expected"] for i in items}
+    check = lambda answers: pretraining.check_answers(answers, pretraining.RUN_CHOICES_PATH, pretraining.RUN_ANSWERS)  # noqa: E731
+    assert all(": right: " in line for line in check(key))
+    other = {a: next(b for b in pretraining.RUN_ANSWERS if b != a) for a in pretraining.RUN_ANSWERS}
+    assert all(": not yet: " in line for line in check({k: other[v] for k, v in key.items()}))
+    near = check({**key, "t01": other[key["t01"]]})
+    assert near[0].startswith("t01: not yet: ") and all(": right: " in line for line in near[1:])
+
+
+def test_cost_check_right_wrong_and_near_miss():
+    cpt, ift = pretraining.training_cost(2e9, 1), pretraining.training_cost(1_500 * 300, 3)
+    assert pretraining.check_costs(cpt, ift).startswith("Right")
+    assert pretraining.check_costs(None, None).startswith("Not yet: compute both")
+    near = pretraining.check_costs(cpt, pretraining.training_cost(1_500 * 300, 1))  # one epoch of fine-tuning
+    assert near == "Not yet: the fine-tuning run is three epochs: tokens x 3."
+    assert pretraining.check_costs(cpt * 3, ift).startswith("Not yet: price tokens x epochs")

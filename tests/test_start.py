@@ -22,3 +22,12 @@ def test_missing_and_too_old_packages_are_named_with_the_fix():
     messages = start.problems(report)
     assert messages[0].startswith("no-such-package-xyz: needs >=1, found missing")
     assert "numpy: needs >=999" in messages[1] and "make lab" in messages[1]
+
+
+def test_mode_check_right_wrong_and_near_miss():
+    assert start.check_mode_answer("offline").startswith("Right")
+    assert start.check_mode_answer(" Offline").startswith("Right")  # case and spaces are not the point
+    wrong = start.check_mode_answer("live")
+    assert wrong.startswith("Not yet") and "credentials never choose live mode" in wrong
+    near = start.check_mode_answer(None)  # the learner copy's blank answer
+    assert near.startswith("Not yet") and "'offline' or 'live'" in near
