@@ -316,3 +316,14 @@ def check_widest_slice(answer, gap: pd.DataFrame) -> str:
         return (f"Not yet: {answer}'s interval is {widths[answer]:.2f} wide on {int(gap.loc[answer, 'n'])} records; "
                 "one is wider. Few records, wide interval.")
     return f"Right: {widest}, {widths.iloc[-1]:.2f} wide, on {int(gap.loc[widest, 'n'])} records."
+
+
+def check_table(table: dict, measured: dict, tolerance: float = 0.01) -> str:
+    """The decision table of notebook 05: right when every row is within `tolerance` of its measured value."""
+    off = [row for row, value in measured.items()
+           if not isinstance(table.get(row), (int, float)) or abs(table[row] - value) > tolerance]
+    if not off:
+        return "Right: every row is the measured number."
+    signs = [row for row in off if isinstance(table.get(row), (int, float)) and abs(table[row] + measured[row]) <= tolerance]
+    hint = f" {', '.join(signs)}: the sign is the wrong way round (fine-tuned minus prompt-only)." if signs else ""
+    return f"Not yet: {len(off)} row(s) to fill or fix: {off}.{hint}"

@@ -197,3 +197,12 @@ def test_widest_slice_check_right_wrong_and_near_miss():
     assert evaluation.check_widest_slice("DP4", gap) == "Right: DP4, 1.00 wide, on 5 records."
     assert evaluation.check_widest_slice("borderline", gap).startswith("Not yet: borderline's interval is 0.60 wide")
     assert evaluation.check_widest_slice("codes", gap).startswith("Not yet: choose one of")
+
+
+def test_decision_table_check_right_wrong_and_near_miss():
+    measured = {"gain, codes": 1.0, "gain, plain": 0.2, "job cost, USD": 2.46}
+    assert evaluation.check_table({"gain, codes": 1.0, "gain, plain": 0.2, "job cost, USD": 2.461}, measured).startswith("Right")
+    wrong = evaluation.check_table({k: None for k in measured}, measured)
+    assert wrong.startswith("Not yet: 3 row(s) to fill or fix")
+    near = evaluation.check_table({**measured, "gain, plain": -0.2}, measured)  # the difference taken the other way
+    assert near.startswith("Not yet: 1 row(s)") and "the sign is the wrong way round" in near
