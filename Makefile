@@ -21,7 +21,7 @@ SCRATCH = scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
 NBVAL_OPTS := --nbval --nbval-current-env --nbval-sanitize-with=tests/nbval_sanitize.cfg --nbval-cell-timeout=900
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test nbtest execute base-model data bench browser-test clean check-python
+.PHONY: lab refresh test nbtest execute base-model data bench browser-test clean check-python
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The lab needs Python 3.10 or newer; this is " + sys.version.split()[0])'
@@ -41,10 +41,17 @@ $(TEST_VENV)/.installed: pyproject.toml | check-python
 	$(TEST_VENV)/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-## lab: start JupyterLab on 127.0.0.1:$(PORT) at the first notebook
+## lab: start JupyterLab on 127.0.0.1:$(PORT) at your copy of the first notebook (copies made when missing, in
+## my-notebooks/, never overwritten: the tracked notebooks/ stay the tested source)
 lab: $(LAB_VENV)/.installed
-	env -u LAB_AWS_MODE $(LAB_VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT) $(ROOT_FLAG) \
-		--ServerApp.root_dir=$(CURDIR) notebooks/00_start_here.ipynb
+	$(LAB_VENV)/bin/python -m helpers learner-copies --into my-notebooks
+	env -u LAB_AWS_MODE LAB_LEARNER_DIR=$(CURDIR)/my-notebooks $(LAB_VENV)/bin/jupyter lab --ip 127.0.0.1 \
+		--port $(PORT) $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR)/my-notebooks my-notebooks/00_start_here.ipynb
+
+## refresh NB=02: replace your copy of one notebook with a fresh one from notebooks/ (yours is kept as NAME~1~)
+refresh: $(LAB_VENV)/.installed
+	@$(if $(filter command line,$(origin NB)),,echo "say which notebook: make refresh NB=02" && exit 2)
+	LAB_LEARNER_DIR=$(CURDIR)/my-notebooks $(LAB_VENV)/bin/python -m helpers refresh $(NB)
 
 ## test: unit tests and every notebook under nbval, in the lean test environment (no JupyterLab)
 test: $(TEST_VENV)/.installed

@@ -119,3 +119,18 @@ def test_invoke_body_check_sends_the_body_and_checks_the_prompt(tmp_path):
     assert right.startswith("Right: the reply is a"), done.stderr
     assert near.startswith("Not yet: the model answered, but not to the firm's prompt")
     assert wrong.startswith("Not yet: ") and "Right" not in wrong
+
+
+def test_require_status_says_what_to_run_first():
+    arn = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-micro-v1:0:128k/abc123"
+    done = {"jobArn": arn, "jobName": "lab04-clauses-ft", "status": "Completed", "trainingMetrics": {}}
+    assert aws.require_status(done, "Completed") is done
+    with pytest.raises(aws.NotReady, match=r"^job lab04-clauses-ft is InProgress, not Completed yet: run the cell "
+                                           r"above that calls aws.wait_for on it first"):
+        aws.require_status({**done, "status": "InProgress"}, "Completed")
+    with pytest.raises(aws.NotReady, match=r"^job lab04-clauses-ft ended Failed, not Completed: line 7: bad"):
+        aws.require_status({**done, "status": "Failed", "failureMessage": "line 7: bad"}, "Completed")
+    pt = {"provisionedModelArn": "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/xyz",
+          "provisionedModelName": "lab04-clauses-pt", "status": "Creating"}
+    with pytest.raises(aws.NotReady, match=r"^throughput lab04-clauses-pt is Creating, not InService yet"):
+        aws.require_status(pt, "InService")
