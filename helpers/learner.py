@@ -102,12 +102,15 @@ def refresh(name: str, target: Path | None = None, source: Path = SOURCE_DIR) ->
 
 
 def main_copies(argv: list[str]) -> int:
-    """`python -m helpers learner-copies [--into DIR]`: make the missing learner copies."""
-    if argv and (argv[0] != "--into" or len(argv) != 2):
-        print("usage: python -m helpers learner-copies [--into DIR]", file=sys.stderr)
-        return 2
-    target = Path(argv[1]) if argv else paths.learner_dir()
-    for line in make_copies(target):
+    """`python -m helpers learner-copies [--into DIR] [--from DIR]`: make the missing learner copies."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m helpers learner-copies", description=main_copies.__doc__)
+    parser.add_argument("--into", type=Path, default=None, help="the learner's folder (default: my-notebooks/)")
+    parser.add_argument("--from", dest="source", type=Path, default=SOURCE_DIR, help="the tracked notebooks")
+    args = parser.parse_args(argv)
+    target = args.into or paths.learner_dir()
+    for line in make_copies(target, args.source):
         print(line)
     print(f"your notebooks: {target} (the lab's own, in notebooks/, stay as shipped)")
     return 0

@@ -2,10 +2,11 @@
 
     python scripts/browser_test.py [NOTEBOOK_DIR] [--jupyter PATH] [--out DIR] [--break-callbacks]
 
-`make browser-test` installs what this needs and calls it. For each notebook: open it from a scratch copy of
-NOTEBOOK_DIR, clear its outputs, Run All from the menu, wait for the kernel to go idle, fail on any error output
-outside cells tagged `raises-exception` (and on cells Run All never reached), drive the notebook's widget,
-save one screenshot. With --break-callbacks the functions the widget callbacks call are replaced in the kernel
+`make browser-test` installs what this needs and calls it. For each notebook: open its learner copy (made from
+NOTEBOOK_DIR in a scratch folder by `python -m helpers learner-copies`, as `make lab` makes them: no solutions),
+clear its outputs, Run All from the menu, wait for the kernel to go idle, fail on any error output outside cells
+tagged `raises-exception`, on cells Run All never reached and on an exercise check that does not say "not yet",
+drive the notebook's widget, save one screenshot. With --break-callbacks the functions the widget callbacks call are replaced in the kernel
 (after Run All, so the notebook itself still runs) by ones that raise or do nothing, and the run passes only if
 every widget check then FAILS: proof that the checks notice a dead widget.
 """
@@ -75,6 +76,7 @@ def server_env(scratch: Path) -> dict[str, str]:
     """An empty work folder and offline AWS account, and none of this machine's Jupyter config, settings or kernels."""
     env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
     env.update(LAB_WORK_DIR=str(scratch / "work"), LAB_STATE_DIR=str(scratch / "state"),
+               LAB_LEARNER_DIR=str(scratch / "my-notebooks"),
                JUPYTER_CONFIG_DIR=str(scratch / "config"), JUPYTER_DATA_DIR=str(scratch / "data"),
                JUPYTERLAB_SETTINGS_DIR=str(scratch / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(scratch / "workspaces"),
                JUPYTER_RUNTIME_DIR=str(scratch / "runtime"), AWS_CONFIG_FILE="/dev/null",
@@ -156,18 +158,23 @@ def run_all(page: Page, timeout_s: float) -> None:
 
 
 def cell_errors(page: Page) -> list[str]:
-    """Error outputs outside cells tagged raises-exception, and code cells Run All never ran."""
+    """Error outputs outside cells tagged raises-exception, code cells Run All never ran, and exercise checks
+    (cells tagged check) that do not say "not yet": a learner copy starts with no answers."""
     return js(page, """
         const problems = [], notRun = [];
         nb.content.widgets.forEach((cell, i) => {
             if (cell.model.type !== 'code') return;
             const tags = cell.model.getMetadata('tags') || [];
             const outputs = cell.model.outputs;
+            let text = '';
             for (let k = 0; k < outputs.length; k++) {
                 const out = outputs.get(k).toJSON();
                 if (out.output_type === 'error' && !tags.includes('raises-exception'))
                     problems.push(`cell ${i}: ${out.ename}: ${String(out.evalue).slice(0, 160)}`);
+                text += [].concat(out.text || '').join('');
             }
+            if (tags.includes('check') && !text.toLowerCase().includes('not yet'))
+                problems.push(`cell ${i}: an exercise check that does not say "not yet": ${text.slice(0, 120)}`);
             if (cell.model.executionCount === null) notRun.push(i);
         });
         if (notRun.length) problems.push(`${notRun.length} code cell(s) not run, from cell ${notRun[0]}`);
@@ -324,8 +331,10 @@ def run(notebooks: Path, jupyter: str, shots: Path, broken: bool) -> list[Result
     for old in shots.glob("*.png"):  # every screenshot left is from this run
         old.unlink()
     scratch = Path(tempfile.mkdtemp(prefix="browser-test-"))
-    root_dir = scratch / "notebooks"
-    shutil.copytree(notebooks, root_dir, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    root_dir = scratch / "my-notebooks"
+    # the lab's own Python makes the copies (this script's venv holds Playwright, not the lab)
+    subprocess.run([str(Path(jupyter).parent / "python"), "-m", "helpers", "learner-copies", "--into", str(root_dir),
+                    "--from", str(notebooks)], check=True, stdout=subprocess.DEVNULL)
     port, token = free_port(), secrets.token_hex(16)
     server, results = start_server(jupyter, root_dir, scratch, port, token), []
     try:
