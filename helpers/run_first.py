@@ -80,7 +80,8 @@ def explain(exc: BaseException, cell_source: str = "", environ=os.environ) -> st
     """Return what to run first for an error a cell run out of order raises, or None when it is some other error."""
     if isinstance(exc, NotReady):
         return str(exc)
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+    response = getattr(exc, "response", None)  # botocore's ClientError carries AWS's error as a dict
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     if code in HINT_FOR_CODE:
         return f"{exc}\n-> {HINT_FOR_CODE[code]}."
     if isinstance(exc, NameError) and getattr(exc, "name", None):

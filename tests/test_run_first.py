@@ -40,6 +40,9 @@ def test_explain_adds_what_to_run_to_bedrocks_not_ready_error():
                       "Converse")
     assert "not InService yet: run the cell that waits for it" in run_first.explain(err, "", {})
     assert run_first.explain(run_first.NotReady("job x is InProgress"), "", {}) == "job x is InProgress"
+    other = RuntimeError("a library's error")
+    other.response = object()  # e.g. an HTTP library's response object: not AWS's error dict
+    assert run_first.explain(other, "", {}) is None
 
 
 @pytest.fixture
