@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import resource
 import sys
@@ -47,11 +48,25 @@ THROUGHPUT_STEPS = 4  # timed training steps per throughput figure (about 2 CPU-
 UNSET = ("MPLBACKEND", "LAB_AWS_MODE", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
 
 
-def run(path: Path, env: dict[str, str]) -> tuple[float, float, list[tuple[float, int, str, str]]]:
+# Injected before and after the notebook's own cells (in the copy that runs): each cell's CPU seconds, the kernel's
+# and its child processes' (notebook 04 trains in a subprocess), from IPython's pre/post-run events.
+CPU_PROBE = """import json as _bench_json, resource as _bench_resource
+def _bench_cpu():
+    own, kids = (_bench_resource.getrusage(w) for w in (_bench_resource.RUSAGE_SELF, _bench_resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+_bench_cells, _bench_start = [], []
+get_ipython().events.register("pre_run_cell", lambda info: _bench_start.append(_bench_cpu()))
+get_ipython().events.register("post_run_cell", lambda result: _bench_start and _bench_cells.append(_bench_cpu() - _bench_start.pop()))"""
+CPU_REPORT = "print(_bench_json.dumps(_bench_cells))"
+
+
+def run(path: Path, env: dict[str, str]) -> tuple[float, float, list[tuple[float, float, int, str, str]]]:
     """Execute a copy of the notebook in a fresh kernel under env; return (seconds, the kernel's CPU seconds,
-    [(seconds, cell number, cell id, first line)] of every code cell, slowest first). CPU seconds do not grow
-    when other jobs share the machine."""
+    [(seconds, CPU seconds, cell number, cell id, first line)] of every code cell, slowest first). CPU seconds
+    do not grow when other jobs share the machine."""
+    original = nbformat.read(path, as_version=4)
     notebook = nbformat.read(path, as_version=4)
+    notebook.cells = [nbformat.v4.new_code_cell(CPU_PROBE)] + notebook.cells + [nbformat.v4.new_code_cell(CPU_REPORT)]
     saved = dict(os.environ)
     for name in UNSET:
         os.environ.pop(name, None)
@@ -67,13 +82,15 @@ def run(path: Path, env: dict[str, str]) -> tuple[float, float, list[tuple[float
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    cell_cpu = iter(json.loads(notebook.cells[-1].outputs[0]["text"]))
     cells = []
-    for n, cell in enumerate(notebook.cells, start=1):
-        timing = cell.metadata.get("execution", {})
+    for n, (cell, ran) in enumerate(zip(original.cells, notebook.cells[1:-1]), start=1):
+        timing = ran.metadata.get("execution", {})
         if cell.cell_type == "code" and "shell.execute_reply" in timing:
             start = timing.get("iopub.execute_input") or timing["shell.execute_reply.started"]
             seconds = _parse(timing["shell.execute_reply"]) - _parse(start)
-            cells.append((seconds, n, cell.get("id", ""), cell.source.splitlines()[0] if cell.source else ""))
+            cells.append((seconds, next(cell_cpu), n, cell.get("id", ""),
+                          cell.source.splitlines()[0] if cell.source else ""))
     return total, cpu, sorted(cells, reverse=True)
 
 
@@ -96,21 +113,29 @@ def _parse(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
+def idle(seconds: float, cpu: float, share: float) -> float:
+    """An estimate of wall seconds on an idle machine: the CPU seconds spent, or the wall time scaled by the share
+    of a core the benchmark got, whichever is larger (waits such as a job's scaled status phases are not CPU)."""
+    return max(cpu, seconds * share)
+
+
 def rows(path: Path, cold: tuple, warm: tuple, rate: float, share: float, load: float, when: str) -> list[dict]:
     """The stored table's rows for one notebook: the notebook, then its slow or noted cells in order."""
     noted = {c for note in timing_notes.read_notes(path)[0] for c in note.cells}
-    warm_cells = {cell_id: seconds for seconds, _, cell_id, _ in warm[2]}
+    warm_cells = {cell_id: (seconds, cpu) for seconds, cpu, _, cell_id, _ in warm[2]}
     common = {"notebook": path.name, "core_share": f"{share:.2f}", "train_tokens_per_s": f"{rate:.0f}",
               "load_average": f"{load:.1f}", "measured": when}
     out = [{**common, "cell": timing_notes.NOTEBOOK_ROW, "cell_number": "", "first_line": "",
             "cold_s": f"{cold[0]:.1f}", "warm_s": f"{warm[0]:.1f}", "cold_cpu_s": f"{cold[1]:.1f}",
-            "warm_cpu_s": f"{warm[1]:.1f}", "cold_idle_s": f"{cold[0] * share:.1f}", "warm_idle_s": f"{warm[0] * share:.1f}"}]
-    for seconds, n, cell_id, line in sorted(cold[2], key=lambda c: c[1]):
-        again = warm_cells.get(cell_id, 0.0)
+            "warm_cpu_s": f"{warm[1]:.1f}", "cold_idle_s": f"{idle(cold[0], cold[1], share):.1f}",
+            "warm_idle_s": f"{idle(warm[0], warm[1], share):.1f}"}]
+    for seconds, cpu, n, cell_id, line in sorted(cold[2], key=lambda c: c[2]):
+        again, again_cpu = warm_cells.get(cell_id, (0.0, 0.0))
         if cell_id in noted or max(seconds, again) >= SLOW_CELL:
             out.append({**common, "cell": cell_id, "cell_number": str(n), "first_line": line[:60],
-                        "cold_s": f"{seconds:.1f}", "warm_s": f"{again:.1f}", "cold_cpu_s": "", "warm_cpu_s": "",
-                        "cold_idle_s": f"{seconds * share:.1f}", "warm_idle_s": f"{again * share:.1f}"})
+                        "cold_s": f"{seconds:.1f}", "warm_s": f"{again:.1f}", "cold_cpu_s": f"{cpu:.1f}",
+                        "warm_cpu_s": f"{again_cpu:.1f}", "cold_idle_s": f"{idle(seconds, cpu, share):.1f}",
+                        "warm_idle_s": f"{idle(again, again_cpu, share):.1f}"})
     return out
 
 
@@ -146,7 +171,7 @@ def main(argv: list[str]) -> int:
     print(f"load average before: {os.getloadavg()[0]:.1f} (CPU seconds are the kernel's own, unaffected by load; "
           "training tokens/s and the core share from just before and just after the cold run)")
     print(f"{'notebook':<36} {'cold s':>7} {'cold cpu':>8} {'warm s':>7} {'warm cpu':>8} {'train tokens/s':>15} "
-          f"{'core share':>11} {'cold s x share':>14}  cold cells >= 5 s, slowest first (seconds, cell number, first line)")
+          f"{'core share':>11} {'cold s x share':>14}  cold cells >= 5 s, slowest first (seconds, CPU seconds, cell number, first line)")
     load, when, stored = os.getloadavg()[0], datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), []
     for path in paths:
         with tempfile.TemporaryDirectory() as scratch:
@@ -160,7 +185,7 @@ def main(argv: list[str]) -> int:
             warm = run(path, env("warm"))  # the weights cache the cold run filled
         share = (share0 + share1) / 2
         slow = [c for c in cold[2] if c[0] >= SLOW_CELL] or cold[2][:1]
-        cells_text = "; ".join(f"{s:.1f} s #{n} {line[:40]!r}" for s, n, _, line in slow)
+        cells_text = "; ".join(f"{s:.1f} s ({c:.1f} cpu) #{n} {line[:40]!r}" for s, c, n, _, line in slow)
         rates, shares = f"{rate0:,.0f}/{rate1:,.0f}", f"{share0:.2f}/{share1:.2f}"
         print(f"{path.name:<36} {cold[0]:>7.1f} {cold[1]:>8.1f} {warm[0]:>7.1f} {warm[1]:>8.1f} {rates:>15} "
               f"{shares:>11} {cold[0] * share:>14.1f}  {cells_text}", flush=True)
