@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import json
 import os
 import resource
@@ -140,15 +141,18 @@ def rows(path: Path, cold: tuple, warm: tuple, rate: float, share: float, load: 
 
 
 def write_table(new_rows: list[dict], path: Path = timing_notes.TABLE) -> None:
-    """Store new_rows, keeping the rows of notebooks this run did not time."""
+    """Store new_rows, keeping the rows of notebooks this run did not time (under a lock: benchmarks of
+    different notebooks may run side by side)."""
     ran = {r["notebook"] for r in new_rows}
-    kept = list(timing_notes.read_table(path).values()) if path.exists() else []
-    table = sorted([r for r in kept if r["notebook"] not in ran] + new_rows,
-                   key=lambda r: (r["notebook"], int(r["cell_number"] or 0)))
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(table)
+    with open(Path(tempfile.gettempdir()) / f"{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kept = list(timing_notes.read_table(path).values()) if path.exists() else []
+        table = sorted([r for r in kept if r["notebook"] not in ran] + new_rows,
+                       key=lambda r: (r["notebook"], int(r["cell_number"] or 0)))
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(table)
 
 
 def main(argv: list[str]) -> int:
@@ -172,7 +176,7 @@ def main(argv: list[str]) -> int:
           "training tokens/s and the core share from just before and just after the cold run)")
     print(f"{'notebook':<36} {'cold s':>7} {'cold cpu':>8} {'warm s':>7} {'warm cpu':>8} {'train tokens/s':>15} "
           f"{'core share':>11} {'cold s x share':>14}  cold cells >= 5 s, slowest first (seconds, CPU seconds, cell number, first line)")
-    load, when, stored = os.getloadavg()[0], datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), []
+    load, when = os.getloadavg()[0], datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     for path in paths:
         with tempfile.TemporaryDirectory() as scratch:
             def env(kind: str) -> dict[str, str]:
@@ -189,10 +193,10 @@ def main(argv: list[str]) -> int:
         rates, shares = f"{rate0:,.0f}/{rate1:,.0f}", f"{share0:.2f}/{share1:.2f}"
         print(f"{path.name:<36} {cold[0]:>7.1f} {cold[1]:>8.1f} {warm[0]:>7.1f} {warm[1]:>8.1f} {rates:>15} "
               f"{shares:>11} {cold[0] * share:>14.1f}  {cells_text}", flush=True)
-        stored += rows(path, cold, warm, (rate0 + rate1) / 2, share, load, when)
+        if args.write:  # after each notebook: an interrupted run keeps what it measured
+            write_table(rows(path, cold, warm, (rate0 + rate1) / 2, share, load, when))
     if not args.write:
         return 0
-    write_table(stored)
     print(f"\nwrote {timing_notes.TABLE.relative_to(ROOT)}")
     return report_notes(every, update=args.update_notes)
 
