@@ -46,10 +46,12 @@ $(LAB_VENV)/.installed: pyproject.toml | check-python
 	@$(LAB_VENV)/bin/python -c 'import helpers, jupyterlab'
 	@touch $@
 
+# --no-compile: byte-compiling every installed module took most of the install's CPU; tests import a fraction
+# of them, and Python compiles those on first import.
 $(TEST_VENV)/.installed: pyproject.toml | check-python
 	test -x $(TEST_VENV)/bin/python || $(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(TEST_VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(TEST_VENV)/bin/python -m pip install --quiet --no-compile -e '.[test]'
 	touch $@
 
 ## lab: start JupyterLab on 127.0.0.1:$(PORT) at the first notebook
