@@ -852,11 +852,19 @@ def fingerprint(model: Model) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 of this module's source: the training code a cache entry was trained by. Weights trained by
+    older code (another forward, optimiser or tokenizer) are never reused for today's code."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
 def _cached(kind: str, fn: Callable, model: Model, data, kwargs: dict) -> Model:
-    """Load the model trained from (data, hyper-parameters, seed, base) if cached, else train and store it."""
+    """Load the model trained from (data, hyper-parameters, seed, base, training code) if cached, else train
+    and store it."""
     key_src = {"kind": kind, "data": hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest(),
                "hyper": {k: v for k, v in sorted(kwargs.items()) if k not in ("progress", "on_step")},
-               "base": fingerprint(model)}
+               "base": fingerprint(model), "code": code_fingerprint()}
     key = hashlib.sha256(json.dumps(key_src, sort_keys=True, default=str).encode()).hexdigest()[:24]
     path = cache_dir() / f"{kind}-{key}"
     if path.is_dir():
@@ -873,7 +881,7 @@ def _cached(kind: str, fn: Callable, model: Model, data, kwargs: dict) -> Model:
 
 
 def cached_finetune(model: Model, pairs, **kwargs) -> Model:
-    """finetune(), reusing a cached result keyed by (data hash, hyper-parameters, seed, base model)."""
+    """finetune(), reusing a cached result keyed by (data hash, hyper-parameters, seed, base model, training code)."""
     return _cached("finetune", finetune, model, [list(p) for p in pairs],
                    {**kwargs, "val_pairs": [list(p) for p in kwargs.get("val_pairs") or []] or None})
 

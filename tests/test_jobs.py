@@ -45,11 +45,12 @@ def test_hyperparameters_arrive_as_strings_and_are_checked():
         jobs.read_hyperparameters({"epochCount": "2"})
 
 
-def test_script_runs_locally_in_the_container_contract(tmp_path, base_dir):
+def test_script_runs_locally_in_the_container_contract(tmp_path, base_dir, monkeypatch):
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "cache"))
     data = clause_records(40)
-    run = jobs.run_local(tmp_path / "opt" / "ml", {"train": lines(data[:32]), "validation": lines(data[32:]),
-                                                   "base": base_dir},
-                         {"epochs": "2", "batch_size": "8", "learning_rate": "0.01", "lora_rank": "4"})
+    channels = {"train": lines(data[:32]), "validation": lines(data[32:]), "base": base_dir}
+    hyperparameters = {"epochs": "2", "batch_size": "8", "learning_rate": "0.01", "lora_rank": "4"}
+    run = jobs.run_local(tmp_path / "opt" / "ml", channels, hyperparameters)
     assert run.exit_code == 0 and run.failure is None, run.log
     config = json.loads((tmp_path / "opt" / "ml" / "input" / "config" / "inputdataconfig.json").read_text())
     assert sorted(config) == ["base", "train", "validation"]
@@ -57,6 +58,11 @@ def test_script_runs_locally_in_the_container_contract(tmp_path, base_dir):
     assert run.metrics["train:loss"][-1] < run.metrics["train:loss"][0]
     tuned = local_model.load(run.model_dir)
     assert tuned.lora["rank"] == 4 and len(tuned.history) == 8
+    # the same run again comes from the weights cache, with the same weights and the metric lines it printed
+    again = jobs.run_local(tmp_path / "again" / "opt" / "ml", channels, hyperparameters)
+    assert again.exit_code == 0 and "weights from the lab's cache" in again.log, again.log
+    assert again.metrics == run.metrics
+    assert local_model.fingerprint(local_model.load(again.model_dir)) == local_model.fingerprint(tuned)
 
 
 def test_script_failure_is_written_where_sagemaker_reads_it(tmp_path, base_dir):

@@ -1,6 +1,8 @@
 """The local model: gradients, determinism, save/load, bad input, cache, and the effects the course shows."""
+import hashlib
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -305,6 +307,18 @@ def test_cache_reuses_runs_and_leaves_nothing_half_written(tmp_path, monkeypatch
     w = entries[0] / "weights.npz"
     w.write_bytes(w.read_bytes()[:50])
     assert lm.fingerprint(lm.cached_finetune(base, PAIRS, epochs=2, batch_size=4, progress=False)) == lm.fingerprint(first)
+
+
+def test_cache_is_not_reused_by_other_training_code(tmp_path, monkeypatch):
+    """Weights trained by an older version of the training code are retrained, not loaded."""
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path))
+    base = tiny_model()
+    lm.cached_finetune(base, PAIRS, epochs=1, batch_size=4, progress=False)
+    assert lm.code_fingerprint() == hashlib.sha256(Path(lm.__file__).read_bytes()).hexdigest()
+    monkeypatch.setattr(lm, "code_fingerprint", lambda: "0" * 64)
+    calls = []
+    lm.cached_finetune(base, PAIRS, epochs=1, batch_size=4, progress=False, on_step=calls.append)
+    assert calls and len(list(tmp_path.iterdir())) == 2
 
 
 # --------------------------------------------------------------------------- the shipped base model and its effects
