@@ -116,7 +116,11 @@ def test_readme_shares_one_offline_account_between_terminal_and_kernels(served, 
     # terminal 2, a plain boto3 script with only the exported variables: a bucket of its own
     made = "import boto3\nboto3.client('s3').create_bucket(Bucket='made-in-terminal-2')\n"
     run([sys.executable, "-c", made + BUCKETS], shell)
-    # a kernel of terminal 3's `make lab` (only the variable the README sets, behind a proxy that answers nothing)
+    # terminal 3's `make lab` hands the variable on to JupyterLab (and so to its kernels): it does not unset it
+    shown = subprocess.run(["make", "-n", "lab"], capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
+    lab_command = next(line for line in shown.splitlines() if "jupyter lab" in line)
+    assert "AWS_ENDPOINT_URL" not in lab_command, lab_command
+    # a kernel of that JupyterLab (only the variable the README sets, behind a proxy that answers nothing)
     kernel = clean_env(tmp_path, **recipe.kernel_env, HTTP_PROXY=DEAD_PROXY, HTTPS_PROXY=DEAD_PROXY)
     code = ("import boto3\nfrom helpers import aws\naws.activate()\n"
             "boto3.client('s3', region_name='us-east-1').create_bucket(Bucket='made-in-a-kernel')\n" + BUCKETS)
