@@ -59,6 +59,7 @@ def _start_offline() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     if os.environ.get("AWS_ENDPOINT_URL"):
         # `python -m helpers offline-aws` already serves moto and the Bedrock emulator: share its account
+        _share_offline_server(os.environ["AWS_ENDPOINT_URL"])
         print(f"offline endpoint: {os.environ['AWS_ENDPOINT_URL']} (shared with other processes)")
         return
     from helpers import offline
@@ -70,6 +71,35 @@ def _start_offline() -> None:
                                               "passthrough": {"urls": [], "services": offline.MOTO_PASSTHROUGH}}})
     _offline_mock.start()
     offline.install()
+
+
+def _share_offline_server(url: str) -> None:
+    """Check that url is an `offline-aws` server on this machine that answers (ModeError saying what to run if
+    not), and keep an HTTP(S)_PROXY from catching the calls to it (botocore would send loopback calls there)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from helpers.offline.hook import LOOPBACK
+
+    parts = urlsplit(url)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number
+        host, port = None, None
+    fix = ("start the shared offline account in a terminal with "
+           f"`python -m helpers offline-aws --port {port or 4566}` (and keep it running), "
+           "or unset AWS_ENDPOINT_URL to give this process an offline account of its own")
+    if host not in LOOPBACK:
+        raise ModeError(f"AWS_ENDPOINT_URL={url} is not an address on this machine, and offline mode sends nothing "
+                        f"off it: {fix}")
+    try:
+        socket.create_connection((host, port or (443 if parts.scheme == "https" else 80)), timeout=2).close()
+    except OSError as exc:
+        raise ModeError(f"AWS_ENDPOINT_URL={url}: nothing answers there ({exc.strerror or exc}); {fix}") from None
+    given = ",".join(os.environ.get(var, "") for var in ("NO_PROXY", "no_proxy"))
+    bypass = [h.strip() for h in given.split(",") if h.strip()]
+    bypass += [h for h in ("127.0.0.1", "localhost") if h not in bypass]
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(dict.fromkeys(bypass))
 
 
 def check_live_account(session=None) -> str:

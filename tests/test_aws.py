@@ -75,6 +75,29 @@ def test_mode_is_decided_once_per_process():
     assert done.stdout.count("AWS mode:") == 1
 
 
+def test_a_shared_endpoint_that_does_not_answer_says_what_to_start():
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on once the socket is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = run_python("from helpers import aws\naws.activate()\n", AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"helpers.aws.ModeError: AWS_ENDPOINT_URL=http://127.0.0.1:{port}: nothing answers there (Connection refused); "
+        f"start the shared offline account in a terminal with `python -m helpers offline-aws --port {port}` (and keep "
+        "it running), or unset AWS_ENDPOINT_URL to give this process an offline account of its own")
+
+
+def test_a_shared_endpoint_off_this_machine_is_refused_in_offline_mode():
+    done = run_python("from helpers import aws\naws.activate()\n",
+                      AWS_ENDPOINT_URL="https://bedrock.us-east-1.amazonaws.com")
+    assert done.returncode == 1
+    assert ("ModeError: AWS_ENDPOINT_URL=https://bedrock.us-east-1.amazonaws.com is not an address on this machine, "
+            "and offline mode sends nothing off it: start the shared offline account in a terminal with "
+            "`python -m helpers offline-aws --port 4566`") in done.stderr
+
+
 def test_live_mode_prints_and_starts_no_stand_in():
     done = run_python("from helpers import aws\nprint(aws.activate())\nprint(aws._offline_mock)\n", LAB_AWS_MODE="live",
                       AWS_ACCESS_KEY_ID="AKIAREALLOOKINGKEY00", AWS_SECRET_ACCESS_KEY="real",
