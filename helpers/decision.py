@@ -1,4 +1,9 @@
-"""Three levers, one decision tree: the course's decision flow as data, a walker, scenario cards and scoring."""
+"""Three levers, one decision tree: the course's decision flow as data, a walker, scenario cards and scoring.
+
+Two decks of cards share the reading, scoring and checking: notebook 01's lever cards (each walks the flow
+to its lever) and notebook 04's platform cards (each names the customization kind a team needs, and why the
+tempting near misses are not it).
+"""
 from __future__ import annotations
 
 import io
@@ -15,6 +20,22 @@ LEVERS = ("prompting", "rag", "fine-tuning")
 CARDS_PATH = DATA_DIR / "scenarios" / "cards.json"
 EXERCISES_PATH = DATA_DIR / "scenarios" / "exercises.json"
 CARD_FIELDS = ("id", "title", "team", "request", "answers", "expected", "why")
+PLATFORM_CARDS_PATH = DATA_DIR / "scenarios" / "platform_cards.json"
+PLATFORM_CARD_FIELDS = ("id", "title", "team", "request", "expected", "why", "near_misses")
+
+# Notebook 04's choices for a team that has decided to customize a model, with what each is for (the lab's
+# summary of the AWS pages that notebook's section 14 cites, checked 2026-12-01).
+KINDS: dict[str, str] = {
+    "bedrock-fine-tuning": "a managed Bedrock job that learns from labelled examples of the wanted output",
+    "distillation": "a Bedrock job in which a large teacher model writes the answers to your prompts and a "
+    "smaller student model is fine-tuned on them",
+    "rft": "reinforcement fine-tuning on Bedrock: a grader (a Lambda function or a judge model) scores the "
+    "model's own answers and training raises the score; no reference answers needed",
+    "custom-model-import": "bringing weights you already trained (a supported open architecture, Hugging Face "
+    "format) into Bedrock to serve them; it trains nothing",
+    "sagemaker": "SageMaker AI training jobs or HyperPod with your script or an Amazon Nova recipe: every knob "
+    "(method, loss, rank, continued pre-training at scale), and the instances are yours to pay for",
+}
 
 
 class DecisionError(ValueError):
@@ -92,6 +113,22 @@ class Card:
 
     def __repr__(self) -> str:
         return f"Card({self.id}: {self.title} -> {self.expected})"
+
+
+@dataclass(frozen=True)
+class PlatformCard:
+    """A team's situation, the customization kind it needs, why, and why each tempting other kind is not it."""
+
+    id: str
+    title: str
+    team: str
+    request: str
+    expected: str
+    why: str
+    near_misses: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"PlatformCard({self.id}: {self.title} -> {self.expected})"
 
 
 ROOT_STEP = "need"
@@ -274,8 +311,8 @@ def all_paths(flow: dict[str, Step] = FLOW) -> list[dict[str, str]]:
     return extend(ROOT_STEP, {})
 
 
-def load_cards(path: str | Path = CARDS_PATH, flow: dict[str, Step] = FLOW) -> list[Card]:
-    """Read scenario cards from a JSON list, raising CardError naming the file, card and field of a bad one."""
+def read_card_items(path: str | Path, fields: tuple[str, ...]) -> list[tuple[str, dict]]:
+    """Read a JSON list of cards with exactly `fields` and unique ids; return (name for messages, card) pairs."""
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -283,22 +320,49 @@ def load_cards(path: str | Path = CARDS_PATH, flow: dict[str, Step] = FLOW) -> l
         raise CardError(f"{path.name}: line {err.lineno}: not valid JSON ({err.msg})") from err
     if not isinstance(raw, list):
         raise CardError(f"{path.name}: expected a JSON list of cards, got {type(raw).__name__}")
-    cards, ids = [], set()
+    items, ids = [], set()
     for number, item in enumerate(raw, start=1):
         name = f"{path.name}: card {number} ({item.get('id', '?') if isinstance(item, dict) else '?'})"
-        if not isinstance(item, dict) or set(item) != set(CARD_FIELDS):
+        if not isinstance(item, dict) or set(item) != set(fields):
             have = sorted(item) if isinstance(item, dict) else type(item).__name__
-            raise CardError(f"{name}: fields must be exactly {', '.join(CARD_FIELDS)}; got {have}")
+            raise CardError(f"{name}: fields must be exactly {', '.join(fields)}; got {have}")
         if item["id"] in ids:
             raise CardError(f"{name}: field id: duplicate id {item['id']!r}")
+        ids.add(item["id"])
+        items.append((name, item))
+    return items
+
+
+def load_cards(path: str | Path = CARDS_PATH, flow: dict[str, Step] = FLOW) -> list[Card]:
+    """Read scenario cards from a JSON list, raising CardError naming the file, card and field of a bad one."""
+    cards = []
+    for name, item in read_card_items(path, CARD_FIELDS):
         if item["expected"] not in LEVERS:
             raise CardError(f"{name}: field expected: {item['expected']!r} is not one of {', '.join(LEVERS)}")
         try:
             recommend(item["answers"], flow)
         except DecisionError as err:
             raise CardError(f"{name}: field answers: {err}") from err
-        ids.add(item["id"])
         cards.append(Card(**item))
+    return cards
+
+
+def load_platform_cards(path: str | Path = PLATFORM_CARDS_PATH, kinds: dict[str, str] = KINDS) -> list[PlatformCard]:
+    """Read notebook 04's platform cards, raising CardError naming the file, card and field of a bad one."""
+    cards = []
+    for name, item in read_card_items(path, PLATFORM_CARD_FIELDS):
+        if item["expected"] not in kinds:
+            raise CardError(f"{name}: field expected: {item['expected']!r} is not one of {', '.join(kinds)}")
+        near = item["near_misses"]
+        if not isinstance(near, dict) or not near:
+            raise CardError(f"{name}: field near_misses: give at least one kind -> why it is not the answer")
+        for kind, reason in near.items():
+            if kind not in kinds or kind == item["expected"]:
+                raise CardError(f"{name}: field near_misses: {kind!r} must be one of {', '.join(kinds)} "
+                                f"other than the expected {item['expected']!r}")
+            if not isinstance(reason, str) or not reason.strip():
+                raise CardError(f"{name}: field near_misses: {kind!r} needs a reason")
+        cards.append(PlatformCard(**item))
     return cards
 
 
@@ -317,14 +381,18 @@ def score(given: dict[str, str], cards: list[Card]) -> float:
     return 1 - len(mistakes(given, cards)) / len(cards)
 
 
-def confusion(given: dict[str, str], cards: list[Card]) -> pd.DataFrame:
-    """Return a table counting cards by expected lever (rows) and given lever (columns); '(none)' if unanswered."""
-    columns = [*LEVERS, "(none)"] if any(card.id not in given for card in cards) else list(LEVERS)
-    table = pd.DataFrame(0, index=pd.Index(LEVERS, name="expected"), columns=pd.Index(columns, name="given"))
+def confusion(given: dict[str, str], cards: list[Card], levers=LEVERS) -> pd.DataFrame:
+    """Return a table counting cards by expected lever (rows) and given lever (columns); '(none)' if unanswered.
+
+    `levers` are the deck's choices: notebook 01's three levers, or notebook 04's `KINDS`.
+    """
+    levers = list(levers)
+    columns = [*levers, "(none)"] if any(card.id not in given for card in cards) else levers
+    table = pd.DataFrame(0, index=pd.Index(levers, name="expected"), columns=pd.Index(columns, name="given"))
     for card in cards:
         answer = given.get(card.id, "(none)")
         if answer not in table.columns:
-            raise DecisionError(f"card {card.id!r}: given lever {answer!r} is not one of {', '.join(LEVERS)}")
+            raise DecisionError(f"card {card.id!r}: given lever {answer!r} is not one of {', '.join(levers)}")
         table.loc[card.expected, answer] += 1
     return table
 
@@ -338,6 +406,59 @@ def check_walk(answers: dict[str, str], card: Card) -> str:
     if lever == card.expected:
         return f"Right: {card.id} -> {lever}. {card.why}"
     return f"Not yet: your answers lead to {lever!r}; reread the card and the hint of each step."
+
+
+def check_platform_card(answer: str | None, card: PlatformCard, kinds: dict[str, str] = KINDS) -> str:
+    """Return a one-line verdict on one platform card: right with why, or not yet with why not."""
+    if answer is None or answer == "":
+        return f"Not yet: {card.id}: no answer yet; choose one of {', '.join(kinds)}."
+    if answer not in kinds:
+        return f"Not yet: {card.id}: {answer!r} is not one of {', '.join(kinds)}."
+    if answer == card.expected:
+        return f"Right: {card.id} -> {answer}. {card.why}"
+    if answer in card.near_misses:
+        return f"Not yet: {card.id}: {answer} is a near miss. {card.near_misses[answer]}"
+    return (f"Not yet: {card.id}: {answer} is {kinds[answer]}; nothing in the request calls for that. "
+            f"Reread what the team already has and what it lacks.")
+
+
+def check_platform_cards(given: dict[str, str], cards: list[PlatformCard], kinds: dict[str, str] = KINDS) -> list[str]:
+    """Return one verdict line per card, in the deck's order (unanswered cards included)."""
+    return [check_platform_card(given.get(card.id), card, kinds) for card in cards]
+
+
+def platform_cards_widget(cards: list[PlatformCard], given: dict[str, str] | None = None,
+                          kinds: dict[str, str] = KINDS):
+    """Return an ipywidgets box: one drop-down per card and a Check button that prints check_platform_cards."""
+    import html
+
+    import ipywidgets as widgets
+
+    from helpers.ui import Panel
+
+    given = dict(given or {})
+    pickers = {card.id: widgets.Dropdown(options=[("(choose)", None), *[(k, k) for k in kinds]],
+                                         value=given.get(card.id) if given.get(card.id) in kinds else None,
+                                         description=card.id, layout=widgets.Layout(width="22em"))
+               for card in cards}
+    rows = [widgets.HBox([pickers[card.id], widgets.HTML(f"<small>{html.escape(card.title)}</small>")])
+            for card in cards]
+    check = widgets.Button(description="Check", icon="check")
+    verdicts = widgets.HTML()
+    box = Panel([*rows, check, verdicts],
+                "Platform cards: run this cell to choose a customization kind per card and check them.")
+    box.answers = given
+    box.pickers = pickers
+
+    def on_check(_) -> None:
+        box.answers.clear()
+        box.answers.update({cid: p.value for cid, p in pickers.items() if p.value is not None})
+        lines = check_platform_cards(box.answers, cards, kinds)
+        verdicts.value = "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
+
+    check.on_click(on_check)
+    box.check = check
+    return box
 
 
 def layout_flow(flow: dict[str, Step] = FLOW) -> tuple[dict[str, tuple[float, float]], list[tuple[str, str, str]]]:

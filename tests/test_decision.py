@@ -379,3 +379,99 @@ def test_exercise_walks_right_wrong_and_near_miss():
             lever = None
         if lever != card.expected:
             assert decision.check_walk(near, card).startswith("Not yet")
+
+# --- notebook 04's platform cards: which customization kind a team needs -----------------------------
+
+PLATFORM = decision.load_platform_cards()
+
+
+def test_the_platform_deck_covers_every_kind_at_least_twice():
+    counts = Counter(card.expected for card in PLATFORM)
+    assert set(counts) == set(decision.KINDS) and min(counts.values()) >= 2
+    assert all(card.id.startswith("p") for card in PLATFORM)
+
+
+def test_a_right_answer_says_right_and_why():
+    card = PLATFORM[0]
+    assert decision.check_platform_card(card.expected, card) == f"Right: {card.id} -> {card.expected}. {card.why}"
+
+
+@pytest.mark.parametrize("card", PLATFORM, ids=lambda c: c.id)
+def test_each_near_miss_says_not_yet_with_the_cards_own_reason(card):
+    for kind, reason in card.near_misses.items():
+        verdict = decision.check_platform_card(kind, card)
+        assert verdict == f"Not yet: {card.id}: {kind} is a near miss. {reason}"
+
+
+def test_a_wrong_answer_that_is_no_near_miss_says_what_that_kind_is_for():
+    card = next(c for c in PLATFORM if c.expected == "rft")
+    wrong = next(k for k in decision.KINDS if k != card.expected and k not in card.near_misses)
+    verdict = decision.check_platform_card(wrong, card)
+    assert verdict.startswith(f"Not yet: {card.id}: {wrong} is {decision.KINDS[wrong]};")
+
+
+@pytest.mark.parametrize("answer, says", [(None, "no answer yet; choose one of bedrock-fine-tuning, "),
+                                          ("fine-tuning", "'fine-tuning' is not one of bedrock-fine-tuning, ")])
+def test_a_missing_or_unknown_answer_lists_the_kinds(answer, says):
+    assert decision.check_platform_card(answer, PLATFORM[0]).startswith(f"Not yet: p01: {says}")
+
+
+def test_check_platform_cards_gives_one_line_per_card_in_order():
+    given = {PLATFORM[0].id: PLATFORM[0].expected, PLATFORM[1].id: "sagemaker"}
+    lines = decision.check_platform_cards(given, PLATFORM)
+    assert [line.split(": ")[1].split()[0] for line in lines] == [card.id for card in PLATFORM]
+    assert lines[0].startswith("Right:") and all(line.startswith("Not yet:") for line in lines[1:])
+
+
+def test_scoring_and_confusion_work_on_the_platform_deck():
+    right = {card.id: card.expected for card in PLATFORM}
+    assert decision.score(right, PLATFORM) == 1.0
+    table = decision.confusion({**right, "p01": "distillation"}, PLATFORM, decision.KINDS)
+    assert list(table.index) == list(decision.KINDS)
+    assert table.loc["bedrock-fine-tuning", "distillation"] == 1
+    assert int(table.to_numpy().trace()) == len(PLATFORM) - 1
+
+
+def raw_platform_card(**changes):
+    card = {"id": "q1", "title": "t", "team": "t", "request": "r", "expected": "rft", "why": "w",
+            "near_misses": {"bedrock-fine-tuning": "no references"}}
+    return {**card, **changes}
+
+
+@pytest.mark.parametrize(
+    "cards, message",
+    [
+        ([raw_platform_card(expected="RFT")], "card 1 (q1): field expected: 'RFT' is not one of bedrock-fine-tuning"),
+        ([raw_platform_card(near_misses={})], "card 1 (q1): field near_misses: give at least one kind"),
+        ([raw_platform_card(near_misses={"rft": "x"})],
+         "card 1 (q1): field near_misses: 'rft' must be one of bedrock-fine-tuning, distillation, rft, "
+         "custom-model-import, sagemaker other than the expected 'rft'"),
+        ([raw_platform_card(near_misses={"sagemaker": " "})], "card 1 (q1): field near_misses: 'sagemaker' needs a reason"),
+        ([raw_platform_card(), raw_platform_card()], "card 2 (q1): field id: duplicate id 'q1'"),
+        ([{k: v for k, v in raw_platform_card().items() if k != "near_misses"}], "card 1 (q1): fields must be exactly"),
+    ],
+    ids=["kind", "no-near-miss", "near-miss-is-the-answer", "empty-reason", "duplicate", "field"],
+)
+def test_load_platform_cards_names_the_file_card_and_field(tmp_path, cards, message):
+    path = tmp_path / "platform_cards.json"
+    path.write_text(json.dumps(cards))
+    with pytest.raises(CardError, match=re.escape("platform_cards.json: " + message)):
+        decision.load_platform_cards(path)
+
+
+def test_the_platform_widget_checks_what_is_picked_with_the_same_function():
+    box = decision.platform_cards_widget(PLATFORM[:2], {"p01": "rft"})
+    assert repr(box).startswith("Platform cards: run this cell")
+    assert box.pickers["p01"].value == "rft" and box.pickers["p02"].value is None
+    box.pickers["p02"].value = PLATFORM[1].expected
+    box.check.click()
+    assert box.answers == {"p01": "rft", "p02": PLATFORM[1].expected}
+    lines = decision.check_platform_cards(box.answers, PLATFORM[:2])
+    shown = box.children[-1].value
+    assert "Not yet: p01: rft is a near miss." in shown and "Right: p02 -&gt; bedrock-fine-tuning." in shown
+    assert len(lines) == 2
+
+
+def test_the_data_readme_states_the_platform_card_counts():
+    readme = " ".join((decision.CARDS_PATH.parent / "README.md").read_text().split())
+    assert f"`platform_cards.json` — {len(PLATFORM)} cards" in readme
