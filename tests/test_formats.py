@@ -236,3 +236,70 @@ def test_fuzzed_records_never_crash_any_family(values):
                             (TITAN, "CONTINUED_PRE_TRAINING")]:
         report = check_file(data, model_id, ctype)
         assert report.n_records == sum(1 for v in values if json.dumps(v).strip())
+
+
+# ---------------------------------------------------------------- media, AWS's own validators (checked 2026-12-01)
+
+LITE = "amazon.nova-lite-v1:0:300k"
+PRO = "amazon.nova-pro-v1:0:300k"
+
+
+def _image_record(fmt="png", uri="s3://bucket/images/a.png"):
+    return {"messages": [{"role": "user", "content": [{"text": "What is shown?"},
+                                                      {"image": {"format": fmt, "source": {"s3Location": {"uri": uri}}}}]},
+                         {"role": "assistant", "content": [{"text": "a clause"}]}]}
+
+
+@pytest.mark.parametrize("model", [LITE, PRO])
+def test_nova_lite_and_pro_take_image_records(model):
+    assert check_file(_jsonl([_image_record()] * 8), model).ok
+
+
+def test_nova_micro_refuses_image_records_naming_model_file_line_and_field():
+    data = _jsonl([make_record("q", "a", "bedrock-conversation-2024")] * 7 + [_image_record()])
+    report = check_file(data, NOVA, name="train.jsonl")
+    assert [(f.file, f.line, f.field) for f in report.findings] == [("train.jsonl", 8, "messages[0].content[1].image")]
+    assert NOVA in report.findings[0].message and "text only" in report.findings[0].message
+    assert NOVA in report.findings[0].rule
+
+
+@pytest.mark.parametrize("fmt,ok", [("png", True), ("JPEG", True), ("gif", True), ("webp", True), ("bmp", False),
+                                    ("tiff", False)])
+def test_image_formats_are_the_validators(fmt, ok):
+    assert check_file(_jsonl([_image_record(fmt)] * 8), LITE).ok is ok
+
+
+def test_a_file_of_images_and_videos_is_refused_on_the_line_that_mixes_them():
+    video = _image_record()
+    video["messages"][0]["content"][1] = {"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://b/v.mp4"}}}}
+    report = check_file(_jsonl([_image_record()] * 8 + [video]), LITE)
+    assert [(f.line, f.field) for f in report.findings] == [(9, "(file)")]
+
+
+def test_schema_version_is_optional_for_nova():
+    record = make_record("q", "a", "bedrock-conversation-2024")
+    del record["schemaVersion"]
+    assert check_file(_jsonl([record] * 8), NOVA).ok
+
+
+@pytest.mark.parametrize("where", ["system", "user", "assistant"])
+@pytest.mark.parametrize("word", ["\nHuman:", "\nAssistant:"])
+def test_claude_reserved_words_after_a_line_break_anywhere_in_the_record(where, word):
+    texts = {"system": "Be brief.", "user": "Classify this.", "assistant": "GL3"}
+    texts[where] += word + " more"
+    record = make_record(texts["user"], texts["assistant"], "claude-messages", system=texts["system"])
+    report = check_file(_jsonl([make_record("q", "a", "claude-messages")] * 31 + [record]), HAIKU)
+    assert [(f.line, f.field) for f in report.findings] == [(32, "(text)")]
+    assert repr(word) in report.findings[0].message
+
+
+def test_claude_token_limit_at_three_characters_per_token():
+    good = make_record("q", "a", "claude-messages")
+
+    def record(n_chars):
+        return make_record("q" * n_chars, "a", "claude-messages")
+
+    assert check_file(_jsonl([good] * 31 + [record(3 * 31999)]), HAIKU).ok  # 31999 + 1 tokens
+    over = check_file(_jsonl([good] * 31 + [record(3 * 32000)]), HAIKU)
+    assert [(f.line, f.field) for f in over.findings] == [(32, "(record)")]
+    assert "3 chars/token" in over.findings[0].rule
