@@ -6,12 +6,14 @@ The offline Bedrock emulator and `python -m helpers check-data` both call check_
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 import math
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -559,3 +561,36 @@ def make_record(prompt: str, completion: str, family: str, system: str | None = 
     if family == "continued-pretraining":
         return {"input": "\n".join(t for t in (system, prompt, completion) if t)}
     raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+
+
+# --------------------------------------------------------------------------- the command line
+
+def main_check_data(argv: list[str]) -> int:
+    """`python -m helpers check-data FILE --model ID [...]`: print findings; exit 0 accepted, 1 not, 2 usage/I-O error."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers check-data",
+        description="Check a JSONL data file against a Bedrock base model's data rules (offline).",
+        epilog="fine-tuning models: " + ", ".join(known_models("FINE_TUNING")) +
+               "; continued pre-training models: " + ", ".join(known_models("CONTINUED_PRE_TRAINING")) +
+               ". Exit code: 0 accepted, 1 not accepted, 2 usage or I/O error.")
+    parser.add_argument("file", help="training data, JSONL")
+    parser.add_argument("--model", required=True, help="base model id, e.g. amazon.nova-micro-v1:0:128k")
+    parser.add_argument("--customization", default="fine-tuning", help="fine-tuning (default) | continued-pre-training")
+    parser.add_argument("--validation", help="validation data, JSONL")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return 0 if e.code == 0 else 2
+    try:
+        rules_for(args.model, args.customization)
+        report = check_files(args.file, args.model, args.customization, args.validation)
+    except ValueError as e:
+        print(f"check-data: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"check-data: cannot read {e.filename or args.file}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    for finding in report.findings:
+        print(finding)
+    print(report.summary())
+    return 0 if report.ok else 1
