@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from helpers import aws, corpus, formats, local_model, offline
 from helpers.aws_samples import english
-from helpers.offline import runtime, server
+from helpers.offline import runtime, server, training
 from helpers.offline.service import RESTART_NOTE, Emulator
 from helpers.offline.state import Store
 
@@ -243,9 +243,23 @@ def test_wrong_data_format_fails_the_job_naming_the_line(account, monkeypatch):
     assert account.bedrock.get_model_customization_job(jobIdentifier=arn)["status"] == "InProgress"
     job = wait(account, arn)
     assert job["status"] == "Failed"
-    assert job["failureMessage"].startswith("Validation of the data failed: train.jsonl:3: ")
-    assert job["statusDetails"]["validationDetails"]["status"] == "Failed"
+    # AWS's wording (amazon-bedrock-workshop issue 266): the key and the shape, no line, no advice
+    assert job["failureMessage"] == ("Input data at train.jsonl must follow '"
+                                     + training.RECORD_SHAPES["bedrock-conversation-2024"] + "' format")
+    assert {k: v["status"] for k, v in job["statusDetails"].items()} == {
+        "validationDetails": "Failed", "dataProcessingDetails": "NotStarted", "trainingDetails": "NotStarted"}
     assert "outputModelArn" not in job and account.bedrock.list_custom_models()["modelSummaries"] == []
+
+
+def test_wait_for_adds_the_labs_advice_apart_from_awss_message(account, capsys):
+    rows = records("bedrock-conversation-2024", 12)
+    rows[2] = {"prompt": "a prompt/completion record", "completion": "in a Nova file"}
+    arn = account.job(account.bucket("lab-advice", {"train.jsonl": jsonl(rows)}), validation=None)
+    job = aws.wait_for(arn, client=account.bedrock, progress=False, poll_seconds=0.05)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2] == f"failureMessage: {job['failureMessage']}" and "line" not in job["failureMessage"]
+    assert out[-1].startswith("lab's advice (not part of AWS's answer): ")
+    assert f"check-data TRAIN.jsonl --model {NOVA} --customization fine-tuning" in out[-1]
 
 
 def test_nova_reserved_words_fail_the_job(account):
@@ -253,8 +267,22 @@ def test_nova_reserved_words_fail_the_job(account):
     rows[4]["messages"][0]["content"][0]["text"] = "User: what is this clause? Assistant:"
     bucket = account.bucket("lab-reserved", {"train.jsonl": jsonl(rows)})
     job = wait(account, account.job(bucket, validation=None))
-    assert job["status"] == "Failed" and "train.jsonl:5: " in job["failureMessage"]
-    assert "User:" in job["failureMessage"]
+    assert job["status"] == "Failed"
+    assert job["failureMessage"].startswith(f"Input data at train.jsonl does not meet the data limits of {NOVA}: "
+                                            "reserved keywords make the job fail")
+
+
+def test_nova_lite_takes_image_records_and_micro_fails_on_them(account):
+    image = {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://lab-images/scans/p1.png"}}}}
+    rows = records("bedrock-conversation-2024", 10)
+    for row in rows:
+        row["messages"][0]["content"].append(image)
+        del row["schemaVersion"]  # optional, as AWS's Nova validator has it
+    bucket = account.bucket("lab-images", {"train.jsonl": jsonl(rows)})
+    lite = wait(account, account.job(bucket, validation=None, model="amazon.nova-lite-v1:0:300k", name="lite-images"))
+    assert lite["status"] == "Completed", lite.get("failureMessage")
+    micro = wait(account, account.job(bucket, validation=None, name="micro-images"))
+    assert micro["status"] == "Failed" and micro["failureMessage"].startswith("Input data at train.jsonl must follow")
 
 
 # ------------------------------------------------------------------------------------------ the whole flow
@@ -386,6 +414,42 @@ def test_invoke_model_speaks_each_familys_body(account):
         modelId="amazon.nova-micro-v1:0", messages=[{"role": "user", "content": [{"text": ask}]}],
         inferenceConfig={"temperature": 5.0}))
     assert "at 'inferenceConfig.temperature' failed to satisfy constraint" in message
+
+
+def test_nova_refuses_an_anthropic_body_as_bedrock_does(account):
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}
+    code, message, status = error_of(lambda: account.runtime.invoke_model(modelId="us.amazon.nova-micro-v1:0",
+                                                                          body=json.dumps(body)))
+    # AWS wording: the validator's findings run on with no separator (lobehub/lobehub issue 5203, 2024-12-27)
+    assert (code, status) == ("ValidationException", 400)
+    assert message == ("Malformed input request: #: extraneous key [anthropic_version] is not permitted"
+                       "#: extraneous key [max_tokens] is not permitted"
+                       "#/messages/0/content/0: extraneous key [type] is not permitted, please reformat your input "
+                       "and try again.")
+
+
+def test_what_the_lab_does_not_emulate_is_said_in_the_labs_voice_as_a_modelled_error(account):
+    from helpers.offline.wire import LAB_VOICE, NOT_EMULATED
+    # GetInferenceProfile models ValidationException: the client raises its own class for it
+    with pytest.raises(account.bedrock.exceptions.ValidationException) as info:
+        account.bedrock.get_inference_profile(inferenceProfileIdentifier="us.amazon.nova-micro-v1:0")
+    assert info.value.response["Error"]["Message"].startswith(LAB_VOICE)
+    # GetModelInvocationLoggingConfiguration models no ValidationException: a plain ClientError, as botocore
+    # raises for a code the operation does not model
+    with pytest.raises(ClientError) as info:
+        account.bedrock.get_model_invocation_logging_configuration()
+    modelled = tuple(getattr(account.bedrock.exceptions, e) for e in ("AccessDeniedException",
+                                                                     "InternalServerException", "ThrottlingException"))
+    assert not isinstance(info.value, modelled)
+    assert info.value.response["Error"]["Code"] == NOT_EMULATED
+    assert info.value.response["Error"]["Message"].startswith(LAB_VOICE)
+    # an option of an emulated operation
+    bucket = account.bucket("lab-not-emulated", nova_data())
+    with pytest.raises(account.bedrock.exceptions.ValidationException, match=r"\[offline lab, not an AWS message\] "
+                                                                             "customizationConfig"):
+        account.job(bucket, customizationConfig={"distillationConfig": {"teacherModelConfig": {
+            "teacherModelIdentifier": "amazon.nova-pro-v1:0", "maxResponseLengthForInference": 1000}}})
 
 
 def test_invoking_a_custom_model_arn_directly_is_refused(account):

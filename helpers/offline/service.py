@@ -29,6 +29,7 @@ ACCOUNT = "123456789012"
 SERVICES = ("bedrock", "bedrock-runtime")
 # Real durations are minutes to hours; offline they are scaled down (LAB_OFFLINE_TIME_SCALE multiplies).
 DURATIONS = {"validation": 1.0, "data_processing": 1.0, "stopping": 2.0, "throughput": 3.0, "deployment": 3.0}
+PHASES = ("validation", "dataProcessing", "training")  # StatusDetails: validationDetails, dataProcessingDetails, ...
 NO_COMMIT_LIMIT = 2      # no-commitment provisioned throughputs per account (prov-throughput.html)
 NO_COMMIT_UNITS = 1      # model units each
 _SCOPE = re.compile(r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/")
@@ -86,8 +87,8 @@ class Emulator:
             return codec.error("UnknownOperationException", f"No operation matches {method} {path}", 404)
         handler = getattr(self, f"{service.replace('-', '_')}__{xform_name(op.name)}", None)
         if handler is None:
-            return codec.error("ValidationException",
-                               f"The offline lab does not emulate {service}.{op.name}; use live mode for it.", 400)
+            err = codec.not_emulated(op, f"{service}.{op.name}")
+            return codec.error(err.code, err.message, err.status)
         try:
             try:
                 params = codec.decode(op, url, headers, body or b"", path_params)
@@ -123,10 +124,9 @@ class Emulator:
         for job in doc["jobs"].values():
             if job["status"] in ("InProgress", "Stopping") and not self._worker_alive(job):
                 stopped = job["status"] == "Stopping"
-                job.update(status="Stopped" if stopped else "Failed", endTime=now, lastModifiedTime=now)
-                if not stopped:
-                    job["failureMessage"] = ("Internal error: the process that ran this offline job ended before "
-                                             "the job finished. Create the job again.")
+                training.end_job(job, "Stopped" if stopped else "Failed", now, None if stopped else (
+                    "Internal error: the process that ran this offline job ended before the job finished. "
+                    "Create the job again."))
 
     def _worker_alive(self, job: dict) -> bool:
         worker = job.get("worker", {})
@@ -186,8 +186,9 @@ class Emulator:
                 return {"jobArn": doc["tokens"][clientRequestToken]}  # an idempotent retry
             fm, parent = self._base_for_job(doc, region, baseModelIdentifier, customizationType)
             if rest.get("customizationConfig") or rest.get("vpcConfig"):
-                raise AwsError("ValidationException", "The offline lab does not emulate customizationConfig or "
-                                                      "vpcConfig; use live mode for them.")
+                raise self.codecs["bedrock"].not_emulated(
+                    self.codecs["bedrock"].model.operation_model("CreateModelCustomizationJob"),
+                    "customizationConfig or vpcConfig of CreateModelCustomizationJob")
             hp = training.check_hyperparameters(fm, hyperParameters or {})
             if any(j["jobName"] == jobName and j["region"] == region for j in doc["jobs"].values()):
                 raise AwsError("ConflictException", f"A model customization job with the name {jobName} "
@@ -247,8 +248,9 @@ class Emulator:
             raise AwsError("ValidationException", f"{fm.model_id} does not support customization type "
                                                   f"{customization}; it supports {', '.join(fm.customizations)}.")
         if customization not in ("FINE_TUNING", "CONTINUED_PRE_TRAINING"):
-            raise AwsError("ValidationException", f"The offline lab emulates FINE_TUNING and "
-                                                  f"CONTINUED_PRE_TRAINING, not {customization}.")
+            raise self.codecs["bedrock"].not_emulated(
+                self.codecs["bedrock"].model.operation_model("CreateModelCustomizationJob"),
+                f"customizationType {customization} (the lab emulates FINE_TUNING and CONTINUED_PRE_TRAINING)")
         return fm, parent
 
     def _check_role(self, region: str, role_arn: str) -> None:
@@ -300,13 +302,15 @@ class Emulator:
 
     def job_view(self, job: dict) -> dict:
         """Return a job as GetModelCustomizationJob answers it."""
-        phases = {name: {"status": p["status"], "creationTime": stamp(p["start"]),
-                         "lastModifiedTime": stamp(p["end"] or p["start"])} for name, p in job["phases"].items()}
+        # a phase the job has not reached (or never will) is NotStarted, a value of the JobStatusDetails enum
+        phases = {name: {"status": "NotStarted"} for name in PHASES}
+        phases.update({name: {"status": p["status"], "creationTime": stamp(p["start"]),
+                              "lastModifiedTime": stamp(p["end"] or p["start"])} for name, p in job["phases"].items()})
         return dict(
             jobArn=job["jobArn"], jobName=job["jobName"], outputModelName=job["outputModelName"],
             outputModelArn=job.get("outputModelArn"), clientRequestToken=job["clientRequestToken"],
             roleArn=job["roleArn"], status=job["status"], failureMessage=job.get("failureMessage"),
-            statusDetails={f"{k}Details": v for k, v in phases.items()} or None,
+            statusDetails={f"{k}Details": v for k, v in phases.items()},
             creationTime=stamp(job["creationTime"]), lastModifiedTime=stamp(job["lastModifiedTime"]),
             endTime=stamp(job.get("endTime")), baseModelArn=job["baseModelArn"],
             hyperParameters=job["hyperParameters"], trainingDataConfig=job["trainingDataConfig"],
