@@ -27,7 +27,8 @@ import time
 
 from helpers import formats
 
-from . import catalog
+from . import catalog, runtime
+from .account import custom_model_arn, duration, fm_arn, new_id
 from .wire import AwsError
 
 MIN_LOCAL_BATCH = 8
@@ -99,7 +100,6 @@ def local_settings(fm: catalog.FoundationModel, hp: dict, train_fn) -> dict:
 
 def run_job(emulator, arn: str, train: tuple[str, bytes], validation: list[tuple[str, bytes]]) -> None:
     """The job's worker thread: validation, data processing, training, outputs; never raises."""
-    from .service import duration
     try:
         job = _job(emulator, arn)
         fm = catalog.foundation_models()[job["base_model_id"]]
@@ -188,7 +188,6 @@ def _records(blob: bytes) -> list[dict]:
 
 def _train(emulator, arn: str, job: dict, fm, family: str, train_records: list, val_records: list):
     from helpers import local_model
-    from . import runtime
     base = runtime.load_weights(emulator, job["parent"]) if job["parent"] else runtime.base_model()
     last_look = [time.time()]
 
@@ -235,13 +234,12 @@ def _csv(header: list[str], rows: list[tuple]) -> bytes:
 def _save_model(emulator, arn: str, job: dict, fm, family: str, model) -> None:
     """Keep the weights in the offline account's own storage and register the custom model (job Completed)."""
     from helpers import local_model
-    from .service import ACCOUNT, fm_arn
-    model_id = emulator.new_id("model", job["region"], job["outputModelName"])
+    model_id = new_id("model", job["region"], job["outputModelName"])
     local_model.save(model, emulator.store.model_dir(model_id))
     history = model.history
     train_loss = history[-1]["train_loss"] if history else None
     val_losses = [h["val_loss"] for h in history if h.get("val_loss") is not None]
-    model_arn = f"arn:aws:bedrock:{job['region']}:{ACCOUNT}:custom-model/{fm.model_id}/{model_id}"
+    model_arn = custom_model_arn(job["region"], fm.model_id, model_id)
     now = time.time()
     with emulator.store.transaction() as doc:
         j = doc["jobs"][arn]
