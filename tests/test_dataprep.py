@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import dataprep as D
-from helpers import formats
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 NOVA = "amazon.nova-micro-v1:0:128k"
