@@ -136,7 +136,8 @@ def run_job(emulator, arn: str, train: tuple[str, bytes], validation: list[tuple
 
 def data_failure_message(report: formats.Report, family: str) -> str:
     """A failed job's failureMessage for data that break the rules: the S3 key of the first file at fault and,
-    as Bedrock words it, the shape its records must follow; for a broken limit, the limit (no line numbers)."""
+    as Bedrock words it, the shape its records must follow. For a broken limit no real message was found to
+    quote, so the lab states the limit in the same frame; neither names a line (that is check-data's)."""
     first = report.findings[0]
     if first.field in LIMIT_FIELDS:
         return f"Input data at {first.file} does not meet the data limits of {report.model_id}: {first.rule}"
