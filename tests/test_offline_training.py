@@ -117,3 +117,15 @@ def test_any_text_trains_and_a_record_longer_than_the_context_is_cut_to_fit(acco
     # the prompt was read from its end: as many tokens as the context holds beside the answer's room
     assert out["usage"]["inputTokens"] == local_model.prompt_window(base, 16) < local_model.count_tokens(
         base, runtime.prompt_for("bedrock-conversation-2024", [long_prompt[0]["content"][0]["text"]], None))
+
+
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+def test_a_job_that_ends_ends_every_phase_still_in_progress(status):
+    job = {"status": "InProgress", "phases": {"validation": {"status": "Completed", "start": 1.0, "end": 2.0},
+                                              "dataProcessing": {"status": "Completed", "start": 2.0, "end": 3.0},
+                                              "training": {"status": "InProgress", "start": 3.0, "end": None}}}
+    training.end_job(job, status, 9.0, "Internal error" if status == "Failed" else None)
+    assert {name: p["status"] for name, p in job["phases"].items()} == {
+        "validation": "Completed", "dataProcessing": "Completed", "training": status}
+    assert job["phases"]["training"]["end"] == job["endTime"] == 9.0 and job["status"] == status
+    assert ("failureMessage" in job) is (status == "Failed")
