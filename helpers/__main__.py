@@ -8,7 +8,7 @@ import sys
 # subcommand -> ("module:function", one-line help). Each function takes the remaining arguments and
 # returns an exit code; modules are imported only when their subcommand runs, so `--help` stays fast.
 COMMANDS = {
-    "check-data": ("helpers.dataprep:main_check_data", "check a JSONL file against a model's data rules"),
+    "check-data": ("helpers.formats:main_check_data", "check a JSONL file against a model's data rules"),
     "offline-aws": ("helpers.offline.server:main", "serve the offline AWS stand-in on 127.0.0.1"),
     "teardown": ("helpers.aws:main_teardown", "delete everything the lab created (throughput first)"),
     "run-aws-sample": ("helpers.aws_samples:main", "run AWS's Bedrock sample notebooks against the offline account"),

@@ -235,6 +235,8 @@ def wait_for(resource: str, *, kind: str | None = None, client=None, poll_second
     print(f"{kind} {label}: {first} -> {described['status']}")
     if described.get("failureMessage"):
         print(f"failureMessage: {described['failureMessage']}")
+        if kind == "job" and described["failureMessage"].startswith("Input data at "):
+            print(data_advice(described))
     return described
 
 
@@ -255,6 +257,16 @@ def require_status(described: dict, status: str) -> dict:
                        + (f": {described['failureMessage']}" if described.get("failureMessage") else ""))
     raise NotReady(f"{kind} {label} is {described['status']}, not {status} yet: run the cell above that calls "
                    f"aws.wait_for on it first (it waits until the {kind} is done)")
+
+def data_advice(job: dict) -> str:
+    """The lab's advice after a job failed on its data (printed apart from AWS's failureMessage, which names the
+    S3 key but not the line): the check-data command that lists every problem with its file, line and field."""
+    ctype = job.get("customizationType", "FINE_TUNING").lower().replace("_", "-")
+    validation = " --validation VALIDATION.jsonl" if (job.get("validationDataConfig") or {}).get("validators") else ""
+    return (f"lab's advice (not part of AWS's answer): Bedrock names the file, not the line. Run `python -m helpers "
+            f"check-data TRAIN.jsonl{validation} --model {_base_model_id(job.get('baseModelArn', ''))} "
+            f"--customization {ctype}` on your copies of the job's files to see every problem with its line; fix "
+            "them, upload, and create a new job.")
 
 
 def confirm(estimate: Estimate, *, ask=input) -> None:

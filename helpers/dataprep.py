@@ -1,11 +1,11 @@
 """Preparing data for fine-tuning: load, de-duplicate, format-check, review, split without leakage, balance.
 
 Each step is a short function on plain data (lists, dicts, pandas DataFrames) so a notebook cell reads like
-the course text; `python -m helpers check-data` runs the format check on a learner's own files.
+the course text. The format check itself is helpers.formats (`python -m helpers check-data` runs it on a
+learner's own files without loading pandas).
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import html
@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import sys
 import unicodedata
 import zlib
 from pathlib import Path
@@ -755,38 +754,6 @@ def prepare(raw: pd.DataFrame, model_id: str, *, decisions_path: str | os.PathLi
 
 
 # --------------------------------------------------------------------------- command line
-
-def main_check_data(argv: list[str]) -> int:
-    """`python -m helpers check-data FILE --model ID [...]`: print findings; exit 0 accepted, 1 not, 2 usage/I-O error."""
-    parser = argparse.ArgumentParser(
-        prog="python -m helpers check-data",
-        description="Check a JSONL data file against a Bedrock base model's data rules (offline).",
-        epilog="fine-tuning models: " + ", ".join(formats.known_models("FINE_TUNING")) +
-               "; continued pre-training models: " + ", ".join(formats.known_models("CONTINUED_PRE_TRAINING")) +
-               ". Exit code: 0 accepted, 1 not accepted, 2 usage or I/O error.")
-    parser.add_argument("file", help="training data, JSONL")
-    parser.add_argument("--model", required=True, help="base model id, e.g. amazon.nova-micro-v1:0:128k")
-    parser.add_argument("--customization", default="fine-tuning", help="fine-tuning (default) | continued-pre-training")
-    parser.add_argument("--validation", help="validation data, JSONL")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return 0 if e.code == 0 else 2
-    try:
-        formats.rules_for(args.model, args.customization)
-        report = formats.check_files(args.file, args.model, args.customization, args.validation)
-    except ValueError as e:
-        print(f"check-data: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"check-data: cannot read {e.filename or args.file}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    for finding in report.findings:
-        print(finding)
-    print(report.summary())
-    return 0 if report.ok else 1
-
-
 # --------------------------------------------------------------------------- exercise checks (notebook 03)
 
 def check_repair(fixed: list[dict], broken: list[dict], model_id: str) -> str:

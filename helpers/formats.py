@@ -6,11 +6,14 @@ The offline Bedrock emulator and `python -m helpers check-data` both call check_
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 import math
 import os
+import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +26,15 @@ CHARS_PER_TOKEN = 6  # "Use approximately 6 characters per token to estimate" (m
 FAMILIES = ("prompt-completion", "bedrock-conversation-2024", "claude-messages", "continued-pretraining")
 CUSTOMIZATIONS = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
 LIMIT_COLUMNS = ("min_train_records", "max_train_records", "max_val_records", "max_total_records", "max_tokens",
-                 "max_prompt_tokens", "max_completion_tokens", "max_train_file_bytes", "max_val_file_bytes")
+                 "max_prompt_tokens", "max_completion_tokens", "max_train_file_bytes", "max_val_file_bytes",
+                 "chars_per_token")
+# Media content blocks of Nova fine-tuning records (fine-tune-prepare-data-understanding.html and AWS's
+# nova_ft_dataset_validator.py in aws-samples/amazon-bedrock-samples, both checked 2026-12-01): the formats,
+# at most MAX_IMAGES images and one video per message, never in an assistant turn, an s3:// URI of
+# letters, digits, _ - / . only; a data set is text with images or text with videos, not both.
+MEDIA_FORMATS = {"image": ("jpeg", "png", "gif", "webp"), "video": ("mov", "mkv", "mp4", "webm")}
+MAX_IMAGES = 10
+_S3_PATH = re.compile(r"[\w\-/.]+")
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,8 @@ def load_rules(path: str | None = None) -> tuple[dict, ...]:
     for row in rows:
         for col in LIMIT_COLUMNS:
             row[col] = int(row[col]) if row[col] else None
-        row["reserved_words"] = tuple(w for w in row["reserved_words"].split("|") if w)
+        row["reserved_words"] = tuple(w.replace("\\n", "\n") for w in row["reserved_words"].split("|") if w)
+        row["media"] = tuple(m for m in row["media"].split("|") if m)
     return tuple(rows)
 
 
@@ -127,11 +139,12 @@ def estimate_tokens(text: str) -> int:
     return len(local_model.base_tokenizer().encode(text))
 
 
-def documented_tokens(text: str) -> int:
-    """A token count the way the Bedrock docs estimate it, about 6 characters per token: what the limit
-    checks use, so a record is refused exactly where the documented limits say (the lab's own tokenizer
-    would refuse long runs of rare text that Bedrock's tokenizers take)."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+def documented_tokens(text: str, chars_per_token: int = CHARS_PER_TOKEN) -> int:
+    """A token count the way AWS estimates it, a fixed number of characters per token (the docs' 6, or a
+    row's own `chars_per_token`, 3 for Claude 3 Haiku as AWS's validator counts): what the limit checks use,
+    so a record is refused where AWS's limits say (the lab's own tokenizer would refuse long runs of rare
+    text that Bedrock's tokenizers take). Rounded up per text, so it refuses one token early at worst."""
+    return math.ceil(len(text) / chars_per_token)
 
 
 # --------------------------------------------------------------------------- reading JSONL
@@ -200,7 +213,7 @@ def _role_problems(roles: list[Any], rule: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _check_prompt_completion(record: dict) -> tuple[list, list[str], list[str]]:
+def _check_prompt_completion(record: dict, rules: dict) -> tuple[list, list[str], list[str]]:
     rule = 'prompt-completion: exactly {"prompt": str, "completion": str}, both non-empty'
     problems = _key_problems(record, ("prompt", "completion"), (), "", rule)
     prompt, completion = record.get("prompt"), record.get("completion")
@@ -210,10 +223,11 @@ def _check_prompt_completion(record: dict) -> tuple[list, list[str], list[str]]:
     return problems, [prompt] if isinstance(prompt, str) else [], [completion] if isinstance(completion, str) else []
 
 
-def _check_conversation(record: dict) -> tuple[list, list[str], list[str]]:
-    rule = "bedrock-conversation-2024: schemaVersion, optional system [{text}], messages [{role, content [{text}]}]"
+def _check_conversation(record: dict, rules: dict) -> tuple[list, list[str], list[str]]:
+    blocks = "{text}" + "".join(f" or {{{m}}}" for m in rules["media"])
+    rule = f"bedrock-conversation-2024: optional schemaVersion, optional system [{{text}}], messages [{{role, content [{blocks}]}}]"
     order_rule = "bedrock-conversation-2024: user first, roles alternate, assistant last"
-    problems = _key_problems(record, ("schemaVersion", "messages"), ("system",), "", rule)
+    problems = _key_problems(record, ("messages",), ("schemaVersion", "system"), "", rule)
     if "schemaVersion" in record and not isinstance(record["schemaVersion"], str):
         problems.append(("schemaVersion", f"must be a string, not {type(record['schemaVersion']).__name__}", rule))
     prompts: list[str] = []
@@ -250,7 +264,12 @@ def _check_conversation(record: dict) -> tuple[list, list[str], list[str]]:
                 if not content:
                     problems.append((f"messages[{i}].content", "is empty", rule))
                 for j, block in enumerate(content):
-                    problems += _block_problems(block, f"messages[{i}].content[{j}]", rule, sink)
+                    where = f"messages[{i}].content[{j}]"
+                    if isinstance(block, dict) and block.keys() & MEDIA_FORMATS.keys():
+                        problems += _media_problems(block, where, message.get("role"), rules)
+                    else:
+                        problems += _block_problems(block, where, rule, sink)
+                problems += _media_count_problems(content, f"messages[{i}].content", rules)
         problems += _role_problems(roles, order_rule)
     return problems, prompts, completions
 
@@ -267,7 +286,74 @@ def _block_problems(block: Any, where: str, rule: str, sink: list[str]) -> list[
     return out
 
 
-def _check_claude(record: dict) -> tuple[list, list[str], list[str]]:
+def _media_problems(block: dict, where: str, role: Any, rules: dict) -> list[tuple[str, str, str]]:
+    """Return problems of an {"image": ...} or {"video": ...} content block (Nova's shape, see MEDIA_FORMATS)."""
+    model = rules["model_id"]
+    kinds = sorted(block.keys() & MEDIA_FORMATS.keys())
+    if not rules["media"]:
+        return [(f"{where}.{kinds[0]}", f"{model} takes text only; this record carries {' and '.join(kinds)}",
+                 f"image/video samples are not supported by this model (Nova Micro: text only; Nova Lite and Pro "
+                 f"take images and videos), {model}")]
+    rule = ('bedrock-conversation-2024 media block: {"image"|"video": {"format", "source": {"s3Location": '
+            '{"uri": "s3://..."}}}}, in user turns only')
+    out = [(f"{where}.{k}", "unexpected key", rule) for k in block if k not in MEDIA_FORMATS or k not in rules["media"]]
+    if len(kinds) > 1:
+        out.append((where, "has both an image and a video; one block carries one of them", rule))
+    if role == "assistant":
+        out.append((where, "an assistant turn carries text only", rule))
+    for kind in (k for k in kinds if k in rules["media"]):
+        media = block[kind]
+        if not isinstance(media, dict):
+            out.append((f"{where}.{kind}", f"must be an object, not {type(media).__name__}", rule))
+            continue
+        out += _key_problems(media, ("format", "source"), (), f"{where}.{kind}.", rule)
+        fmt = media.get("format")
+        if "format" in media and (not isinstance(fmt, str) or fmt.lower() not in MEDIA_FORMATS[kind]):
+            out.append((f"{where}.{kind}.format", f"is {fmt!r}; supported: {', '.join(MEDIA_FORMATS[kind])}", rule))
+        source = media.get("source")
+        if "source" in media:
+            location = source.get("s3Location") if isinstance(source, dict) else None
+            if not isinstance(source, dict):
+                out.append((f"{where}.{kind}.source", f"must be an object, not {type(source).__name__}", rule))
+            elif not isinstance(location, dict):
+                out += _key_problems(source, ("s3Location",), (), f"{where}.{kind}.source.", rule) or \
+                    [(f"{where}.{kind}.source.s3Location", "must be an object {\"uri\": \"s3://...\"}", rule)]
+            else:
+                out += _key_problems(location, ("uri",), ("bucketOwner",), f"{where}.{kind}.source.s3Location.", rule)
+                uri = location.get("uri")
+                if "uri" in location and (not isinstance(uri, str) or not uri.startswith("s3://")
+                                          or not _S3_PATH.fullmatch(uri[len("s3://"):])):
+                    out.append((f"{where}.{kind}.source.s3Location.uri", f"is {uri!r}: must be s3://bucket/key of "
+                                "letters, digits, _ - / . only", rule))
+    return out
+
+
+def _media_count_problems(content: list, where: str, rules: dict) -> list[tuple[str, str, str]]:
+    """Return per-message media-count problems: at most MAX_IMAGES images, one video, not both."""
+    if not rules["media"]:
+        return []
+    rule = f"Nova media: at most {MAX_IMAGES} images or one video per message, not both, {rules['model_id']}"
+    images = sum(1 for b in content if isinstance(b, dict) and "image" in b)
+    videos = sum(1 for b in content if isinstance(b, dict) and "video" in b)
+    out = []
+    if images > MAX_IMAGES:
+        out.append((where, f"has {images} images", rule))
+    if videos > 1:
+        out.append((where, f"has {videos} videos", rule))
+    if images and videos:
+        out.append((where, "has images and a video", rule))
+    return out
+
+
+def media_of(record: Any) -> set[str]:
+    """Return the media kinds ("image", "video") a conversation record's messages carry."""
+    if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
+        return set()
+    return {kind for m in record["messages"] if isinstance(m, dict) and isinstance(m.get("content"), list)
+            for b in m["content"] if isinstance(b, dict) for kind in b.keys() & MEDIA_FORMATS.keys()}
+
+
+def _check_claude(record: dict, rules: dict) -> tuple[list, list[str], list[str]]:
     rule = 'claude-messages: {"system"?: str, "messages": [{"role", "content": str}]}, no extraneous keys'
     order_rule = "claude-messages: at least 2 messages, user first, roles alternate, assistant last"
     problems = _key_problems(record, ("messages",), ("system",), "", rule)
@@ -300,7 +386,7 @@ def _check_claude(record: dict) -> tuple[list, list[str], list[str]]:
     return problems, prompts, completions
 
 
-def _check_pretraining(record: dict) -> tuple[list, list[str], list[str]]:
+def _check_pretraining(record: dict, rules: dict) -> tuple[list, list[str], list[str]]:
     rule = 'continued pre-training: exactly {"input": str}, non-empty'
     problems = _key_problems(record, ("input",), (), "", rule)
     if "input" in record:
@@ -319,7 +405,7 @@ def check_record(record: Any, rules: dict) -> list[tuple[str, str, str]]:
     if not isinstance(record, dict):
         return [("(record)", f"must be a JSON object, not {type(record).__name__}",
                  f"{family}: one JSON object per line")]
-    problems, prompts, completions = CHECKERS[family](record)
+    problems, prompts, completions = CHECKERS[family](record, rules)
     problems += _limit_problems(prompts, completions, rules)
     return problems
 
@@ -328,9 +414,10 @@ def _limit_problems(prompts: list[str], completions: list[str], rules: dict) -> 
     """Return token-limit and reserved-word problems of a record's texts."""
     out = []
     model = rules["model_id"]
-    p_tokens = sum(documented_tokens(t) for t in prompts)
-    c_tokens = sum(documented_tokens(t) for t in completions)
-    per_token = f"~{CHARS_PER_TOKEN} chars/token"
+    cpt = rules["chars_per_token"] or CHARS_PER_TOKEN
+    p_tokens = sum(documented_tokens(t, cpt) for t in prompts)
+    c_tokens = sum(documented_tokens(t, cpt) for t in completions)
+    per_token = f"~{cpt} chars/token"
     if rules["max_prompt_tokens"] and p_tokens > rules["max_prompt_tokens"]:
         out.append(("(input)", f"about {p_tokens} input tokens", f"max {rules['max_prompt_tokens']} input tokens "
                     f"at {per_token}, {model}"))
@@ -343,7 +430,8 @@ def _limit_problems(prompts: list[str], completions: list[str], rules: dict) -> 
     if rules["reserved_words"]:
         found = sorted({w for t in prompts + completions for w in rules["reserved_words"] if w in t})
         if found:
-            out.append(("(text)", f"contains reserved word{'s' if len(found) > 1 else ''} {', '.join(found)}",
+            shown = ", ".join(repr(w) if "\n" in w else w for w in found)
+            out.append(("(text)", f"contains reserved word{'s' if len(found) > 1 else ''} {shown}",
                         f"reserved keywords make the job fail, {model}"))
     return out
 
@@ -380,6 +468,7 @@ def check_file(path_or_bytes: str | os.PathLike | bytes, model_id: str, customiz
     stream, size, default_name = _open(path_or_bytes)
     name = name or default_name
     report = Report(model_id=rules["model_id"], family=rules["family"], files=[name])
+    first_media: dict[str, int] = {}  # media kind -> first line that carries it
     with stream:
         for line, value, error in read_lines(stream):
             report.n_records += 1
@@ -389,6 +478,13 @@ def check_file(path_or_bytes: str | os.PathLike | bytes, model_id: str, customiz
             if keep_records and isinstance(value, dict):
                 report.records.append(value)
             report.findings += [Finding(name, line, f, m, r) for f, m, r in check_record(value, rules)]
+            for kind in media_of(value) if rules["media"] else ():
+                first_media.setdefault(kind, line)
+    if len(first_media) > 1:
+        report.findings.append(Finding(name, max(first_media.values()), "(file)", "the file mixes images (first on "
+                                       f"line {first_media['image']}) and videos (first on line {first_media['video']})",
+                                       "a data set is text with images or text with videos, not both, "
+                                       f"{rules['model_id']}"))
     max_bytes = rules["max_train_file_bytes" if role == "training" else "max_val_file_bytes"]
     if max_bytes and size > max_bytes:
         report.findings.append(Finding(name, 0, "(file)", f"{size} bytes", f"max {max_bytes} bytes for a {role} file, "
@@ -428,7 +524,8 @@ def to_pair(record: dict, family: str) -> tuple[str, str]:
         return record["prompt"], record["completion"]
     if family == "bedrock-conversation-2024":
         system = [b["text"] for b in record.get("system", [])]
-        turns = ["".join(b["text"] for b in m["content"]) for m in record["messages"]]
+        # image and video blocks carry no text: the lab's local model reads the text around them only
+        turns = ["".join(b.get("text", "") for b in m["content"]) for m in record["messages"]]
     elif family == "claude-messages":
         system = [record["system"]] if record.get("system") else []
         turns = [m["content"] for m in record["messages"]]
@@ -464,3 +561,36 @@ def make_record(prompt: str, completion: str, family: str, system: str | None = 
     if family == "continued-pretraining":
         return {"input": "\n".join(t for t in (system, prompt, completion) if t)}
     raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+
+
+# --------------------------------------------------------------------------- the command line
+
+def main_check_data(argv: list[str]) -> int:
+    """`python -m helpers check-data FILE --model ID [...]`: print findings; exit 0 accepted, 1 not, 2 usage/I-O error."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers check-data",
+        description="Check a JSONL data file against a Bedrock base model's data rules (offline).",
+        epilog="fine-tuning models: " + ", ".join(known_models("FINE_TUNING")) +
+               "; continued pre-training models: " + ", ".join(known_models("CONTINUED_PRE_TRAINING")) +
+               ". Exit code: 0 accepted, 1 not accepted, 2 usage or I/O error.")
+    parser.add_argument("file", help="training data, JSONL")
+    parser.add_argument("--model", required=True, help="base model id, e.g. amazon.nova-micro-v1:0:128k")
+    parser.add_argument("--customization", default="fine-tuning", help="fine-tuning (default) | continued-pre-training")
+    parser.add_argument("--validation", help="validation data, JSONL")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return 0 if e.code == 0 else 2
+    try:
+        rules_for(args.model, args.customization)
+        report = check_files(args.file, args.model, args.customization, args.validation)
+    except ValueError as e:
+        print(f"check-data: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"check-data: cannot read {e.filename or args.file}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    for finding in report.findings:
+        print(finding)
+    print(report.summary())
+    return 0 if report.ok else 1

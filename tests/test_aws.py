@@ -1,10 +1,14 @@
-"""The mode switch: offline by default, live only when asked for, decided once per process."""
+"""helpers.aws: the mode switch (offline by default, live only when asked for, decided once per process) and the
+guard rails around billable calls (price and a yes first, waiting, the lab's advice apart from AWS's answer,
+teardown)."""
+import os
 import subprocess
 import sys
 
 import pytest
 
 from helpers import aws
+from offline_support import NOVA, REPO, jsonl, nova_data, records, wait
 
 
 def test_offline_is_the_default():
@@ -157,3 +161,126 @@ def test_require_status_says_what_to_run_first():
           "provisionedModelName": "lab04-clauses-pt", "status": "Creating"}
     with pytest.raises(aws.NotReady, match=r"^throughput lab04-clauses-pt is Creating, not InService yet"):
         aws.require_status(pt, "InService")
+
+# ------------------------------------------------------------------------------------------ guard rails
+class Recorder:
+    """A stand-in boto3 client that records every call and answers from a script of replies."""
+
+    def __init__(self, replies: dict | None = None):
+        self.calls: list[tuple[str, dict]] = []
+        self.replies = replies or {}
+
+    def __getattr__(self, operation: str):
+        def call(**params):
+            self.calls.append((operation, params))
+            reply = self.replies.get(operation, {})
+            return reply.pop(0) if isinstance(reply, list) else reply
+        return call
+
+
+@pytest.fixture
+def live(monkeypatch):
+    monkeypatch.setattr(aws, "_mode", "live")
+
+
+JOB_PARAMS = dict(jobName="j", customModelName="m", roleArn="arn:aws:iam::123456789012:role/r",
+                  baseModelIdentifier=NOVA, trainingDataConfig={"s3Uri": "s3://b/t.jsonl"},
+                  outputDataConfig={"s3Uri": "s3://b/o/"}, hyperParameters={"epochCount": "2"})
+
+
+def test_live_mode_creates_nothing_billable_without_confirmation(live, capsys):
+    client = Recorder({"create_model_customization_job": {"jobArn": "arn:job"},
+                       "create_provisioned_model_throughput": {"provisionedModelArn": "arn:pt"},
+                       "create_custom_model_deployment": {"customModelDeploymentArn": "arn:dep"}})
+    refuse = lambda prompt: "no"  # noqa: E731
+    with pytest.raises(aws.NotConfirmed, match="answer was 'no'"):
+        aws.create_customization_job(client, tokens=10_000, ask=refuse, **JOB_PARAMS)
+    with pytest.raises(aws.NotConfirmed):
+        aws.create_throughput(client, base_model_id=NOVA, ask=refuse, modelUnits=1, provisionedModelName="p",
+                              modelId="arn:model")
+    with pytest.raises(aws.NotConfirmed):
+        aws.create_deployment(client, base_model_id=NOVA, ask=refuse, modelDeploymentName="d", modelArn="arn:model")
+    assert client.calls == []
+    assert "cost estimate for a customization job" in capsys.readouterr().out
+    assert aws.create_customization_job(client, tokens=10_000, ask=lambda prompt: "yes", **JOB_PARAMS) == "arn:job"
+    (operation, params), = client.calls
+    assert operation == "create_model_customization_job"
+    assert params["jobTags"] == params["customModelTags"] == aws.lab_tags()
+
+
+def test_offline_mode_shows_the_estimate_and_bills_nothing(account, monkeypatch, capsys):
+    monkeypatch.setattr(aws, "_mode", "offline")
+    with pytest.raises(account.bedrock.exceptions.ValidationException):  # the s3 URIs break the pattern
+        aws.create_customization_job(account.bedrock, tokens=10_000, ask=lambda prompt: pytest.fail("asked offline"),
+                                     **JOB_PARAMS)
+    assert capsys.readouterr().out.splitlines()[-1] == "offline: nothing is billed"
+
+
+def test_wait_for_polls_until_settled_and_prints_one_line(capsys):
+    statuses = ["InProgress", "InProgress", "Completed"]
+    client = Recorder({"get_model_customization_job": [{"status": s, "jobName": "j1"} for s in statuses]})
+    slept = []
+    job = aws.wait_for("arn:aws:bedrock:us-east-1:123456789012:model-customization-job/m/abc", client=client,
+                       progress=False, sleep=slept.append, poll_seconds=7)
+    assert job["status"] == "Completed" and slept == [7, 7] and len(client.calls) == 3
+    assert capsys.readouterr().out == "job j1: InProgress -> Completed\n"
+
+
+def test_wait_for_gives_up_with_a_clear_error():
+    client = Recorder({"get_provisioned_model_throughput": {"status": "Creating", "provisionedModelName": "p"}})
+    with pytest.raises(TimeoutError, match=r"throughput arn:aws:bedrock:us-east-1:1:provisioned-model/p is still "
+                                           r"Creating after 0 s"):
+        aws.wait_for("arn:aws:bedrock:us-east-1:1:provisioned-model/p", client=client, progress=False,
+                     timeout_seconds=0, sleep=lambda s: None)
+    with pytest.raises(ValueError, match="cannot tell what 'my-job' is"):
+        aws.wait_for("my-job", client=client)
+
+
+def test_wait_for_adds_the_labs_advice_apart_from_awss_message(account, capsys):
+    rows = records("bedrock-conversation-2024", 12)
+    rows[2] = {"prompt": "a prompt/completion record", "completion": "in a Nova file"}
+    arn = account.job(account.bucket("lab-advice", {"train.jsonl": jsonl(rows)}), validation=None)
+    job = aws.wait_for(arn, client=account.bedrock, progress=False, poll_seconds=0.05)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2] == f"failureMessage: {job['failureMessage']}" and "line" not in job["failureMessage"]
+    assert out[-1].startswith("lab's advice (not part of AWS's answer): ")
+    assert f"check-data TRAIN.jsonl --model {NOVA} --customization fine-tuning" in out[-1]
+
+
+def test_teardown_deletes_throughput_first_and_only_the_labs(monkeypatch):
+    lab, other = aws.lab_tags(), [{"key": "team", "value": "other"}]
+    tags = {"pt-lab": lab, "pt-other": other, "dep-lab": lab, "model-lab": lab}
+    bedrock = Recorder({
+        "list_provisioned_model_throughputs": {"provisionedModelSummaries": [
+            {"provisionedModelArn": "pt-lab", "provisionedModelName": "lab-pt"},
+            {"provisionedModelArn": "pt-other", "provisionedModelName": "their-pt"}]},
+        "list_custom_model_deployments": {"modelDeploymentSummaries": [
+            {"customModelDeploymentArn": "dep-lab", "customModelDeploymentName": "lab-dep"}]},
+        "list_model_customization_jobs": {"modelCustomizationJobSummaries": []},
+        "list_custom_models": {"modelSummaries": [{"modelArn": "model-lab", "modelName": "lab-model"}]}})
+    bedrock.list_tags_for_resource = lambda resourceARN: {"tags": tags[resourceARN]}
+    s3 = Recorder({"list_buckets": {"Buckets": []}})
+
+    class Session:
+        def client(self, service, region_name=None):
+            return bedrock if service == "bedrock" else s3
+
+    monkeypatch.setattr(aws, "_mode", "live")
+    done = aws.teardown(("us-east-1",), session=Session())
+    deletes = [op for op, _ in bedrock.calls if op.startswith("delete")]
+    assert deletes == ["delete_provisioned_model_throughput", "delete_custom_model_deployment", "delete_custom_model"]
+    assert done["throughputs"] == ["lab-pt"]  # the other team's throughput is left alone
+
+
+def test_teardown_command_cleans_the_shared_offline_account(account, lab_env):
+    bucket = account.bucket("lab-cmd", nova_data())
+    job = wait(account, account.job(bucket, name="cmd-job"))
+    account.bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="cmd-pt",
+                                                        modelId=job["outputModelArn"], tags=aws.lab_tags())
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    done = subprocess.run([sys.executable, "-m", "helpers", "teardown"], capture_output=True, text=True, env=env,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "throughputs: cmd-pt" in done.stdout and "custom models: cmd-job-model" in done.stdout
+    assert account.bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"] == []
+    assert account.bedrock.list_custom_models()["modelSummaries"] == []

@@ -23,8 +23,7 @@ from helpers.aws_samples import english, families, runner
 from helpers.offline import server
 from helpers.offline.service import Emulator
 from helpers.offline.state import Store
-from test_offline import (REPO, account, jsonl, lab_env, offline_aws_command,  # noqa: F401 (fixtures)
-                          offline_child_env, tiny_base)
+from offline_support import REPO, jsonl, offline_aws_command, offline_child_env
 
 HAIKU = families.FAMILIES[0]
 NOVA_MICRO = families.FAMILIES[1]

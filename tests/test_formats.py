@@ -236,3 +236,147 @@ def test_fuzzed_records_never_crash_any_family(values):
                             (TITAN, "CONTINUED_PRE_TRAINING")]:
         report = check_file(data, model_id, ctype)
         assert report.n_records == sum(1 for v in values if json.dumps(v).strip())
+
+
+# ---------------------------------------------------------------- media, AWS's own validators (checked 2026-12-01)
+
+LITE = "amazon.nova-lite-v1:0:300k"
+PRO = "amazon.nova-pro-v1:0:300k"
+
+
+def _image_record(fmt="png", uri="s3://bucket/images/a.png"):
+    return {"messages": [{"role": "user", "content": [{"text": "What is shown?"},
+                                                      {"image": {"format": fmt, "source": {"s3Location": {"uri": uri}}}}]},
+                         {"role": "assistant", "content": [{"text": "a clause"}]}]}
+
+
+@pytest.mark.parametrize("model", [LITE, PRO])
+def test_nova_lite_and_pro_take_image_records(model):
+    assert check_file(_jsonl([_image_record()] * 8), model).ok
+
+
+def test_nova_micro_refuses_image_records_naming_model_file_line_and_field():
+    data = _jsonl([make_record("q", "a", "bedrock-conversation-2024")] * 7 + [_image_record()])
+    report = check_file(data, NOVA, name="train.jsonl")
+    assert [(f.file, f.line, f.field) for f in report.findings] == [("train.jsonl", 8, "messages[0].content[1].image")]
+    assert NOVA in report.findings[0].message and "text only" in report.findings[0].message
+    assert NOVA in report.findings[0].rule
+
+
+@pytest.mark.parametrize("fmt,ok", [("png", True), ("JPEG", True), ("gif", True), ("webp", True), ("bmp", False),
+                                    ("tiff", False)])
+def test_image_formats_are_the_validators(fmt, ok):
+    assert check_file(_jsonl([_image_record(fmt)] * 8), LITE).ok is ok
+
+
+def test_a_file_of_images_and_videos_is_refused_on_the_line_that_mixes_them():
+    video = _image_record()
+    video["messages"][0]["content"][1] = {"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://b/v.mp4"}}}}
+    report = check_file(_jsonl([_image_record()] * 8 + [video]), LITE)
+    assert [(f.line, f.field) for f in report.findings] == [(9, "(file)")]
+
+
+def test_schema_version_is_optional_for_nova():
+    record = make_record("q", "a", "bedrock-conversation-2024")
+    del record["schemaVersion"]
+    assert check_file(_jsonl([record] * 8), NOVA).ok
+
+
+@pytest.mark.parametrize("where", ["system", "user", "assistant"])
+@pytest.mark.parametrize("word", ["\nHuman:", "\nAssistant:"])
+def test_claude_reserved_words_after_a_line_break_anywhere_in_the_record(where, word):
+    texts = {"system": "Be brief.", "user": "Classify this.", "assistant": "GL3"}
+    texts[where] += word + " more"
+    record = make_record(texts["user"], texts["assistant"], "claude-messages", system=texts["system"])
+    report = check_file(_jsonl([make_record("q", "a", "claude-messages")] * 31 + [record]), HAIKU)
+    assert [(f.line, f.field) for f in report.findings] == [(32, "(text)")]
+    assert repr(word) in report.findings[0].message
+
+
+def test_claude_token_limit_at_three_characters_per_token():
+    good = make_record("q", "a", "claude-messages")
+
+    def record(n_chars):
+        return make_record("q" * n_chars, "a", "claude-messages")
+
+    assert check_file(_jsonl([good] * 31 + [record(3 * 31999)]), HAIKU).ok  # 31999 + 1 tokens
+    over = check_file(_jsonl([good] * 31 + [record(3 * 32000)]), HAIKU)
+    assert [(f.line, f.field) for f in over.findings] == [(32, "(record)")]
+    assert "3 chars/token" in over.findings[0].rule
+
+
+# ---------------------------------------------------------------- the command line
+
+def test_cli_accepts_a_valid_file(capsys):
+    code = formats.main_check_data([str(FIXTURES / "claude.valid.jsonl"), "--model", formats.known_models()[3]])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out == [f"{FIXTURES / 'claude.valid.jsonl'}: 38 records, 0 findings on 0 lines; accepted for "
+                   f"anthropic.claude-3-haiku-20240307-v1:0:200k (claude-messages)"]
+
+
+def test_cli_reports_each_finding_and_exits_1(capsys):
+    path = FIXTURES / "pretraining.mixed.jsonl"
+    code = formats.main_check_data([str(path), "--model", "amazon.titan-text-express-v1:0:8k",
+                              "--customization", "continued-pre-training"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert out[0] == f"{path}:2: input: missing (continued pre-training: exactly {{\"input\": str}}, non-empty)"
+    assert len(out) == 7 and out[-1].endswith("NOT accepted for amazon.titan-text-express-v1:0:8k "
+                                               "(continued-pretraining)")
+
+
+def test_cli_checks_a_validation_file(tmp_path, capsys):
+    record = json.dumps(formats.make_record("q", "a", "claude-messages")) + "\n"
+    train, val = tmp_path / "train.jsonl", tmp_path / "val.jsonl"
+    train.write_text(record * 40)
+    val.write_text(record * 1001)
+    code = formats.main_check_data([str(train), "--model", "anthropic.claude-3-haiku-20240307-v1:0:200k",
+                              "--validation", str(val)])
+    assert code == 1
+    assert "val.jsonl:0: (file): 1001 validation records, more than 1000" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["missing.jsonl", "--model", NOVA], "cannot read missing.jsonl"),
+    (["x.jsonl", "--model", "acme.model"], "no FINE_TUNING rules for model 'acme.model'"),
+    (["x.jsonl", "--model", NOVA, "--customization", "pretraining"], "unknown customization 'pretraining'"),
+    (["x.jsonl"], "the following arguments are required: --model"),
+    ([], "the following arguments are required"),
+])
+def test_cli_usage_and_io_errors_exit_2(argv, message, capsys):
+    assert formats.main_check_data(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_help_exits_0(capsys):
+    assert formats.main_check_data(["--help"]) == 0
+    assert "--customization" in capsys.readouterr().out
+
+
+def test_cli_never_prints_a_traceback_for_garbage(tmp_path, capsys):
+    path = tmp_path / "garbage.jsonl"
+    path.write_bytes(b"\x00\xff\xfe" * 1000 + b"\n" + b"[" * 100_000 + b"\n{}\n")
+    assert formats.main_check_data([str(path), "--model", NOVA]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert captured.out.count("\n") == 5  # 2 bad lines, 1 record missing messages, too few records, the summary
+
+
+def test_python_m_helpers_dispatches_check_data():
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "helpers", "check-data", str(FIXTURES / "conversation.mixed.jsonl"),
+                           "--model", NOVA], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[-1].endswith("NOT accepted for amazon.nova-micro-v1:0:128k (bedrock-conversation-2024)")
+
+
+def test_check_data_loads_neither_pandas_nor_numpy():
+    import subprocess
+    import sys
+    code = ("import sys; from helpers.__main__ import main; main(['check-data', sys.argv[1], '--model', sys.argv[2]]); "
+            "print(sorted(m for m in ('pandas', 'numpy') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, str(FIXTURES / "claude.valid.jsonl"), HAIKU],
+                          capture_output=True, text=True)
+    assert proc.stdout.splitlines()[-1] == "[]", proc.stdout + proc.stderr

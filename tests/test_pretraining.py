@@ -8,7 +8,7 @@ from helpers import corpus, formats, local_model, pretraining
 from helpers.costs import price
 from helpers.evaluation import clause_pairs
 from helpers.offline.wire import AwsError
-from test_offline import Account, account, lab_env, records, tiny_base, wait  # noqa: F401  (fixtures)
+from offline_support import records, wait
 
 BASE = pretraining.BASE_MODEL
 SECTIONS = corpus.make_domain_text(40)  # the first 40 of the shipped domain text (same generator and seed)

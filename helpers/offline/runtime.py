@@ -19,10 +19,13 @@ from typing import Any
 from helpers import formats
 
 from . import catalog
-from .wire import AwsError
+from .wire import LAB_VOICE, AwsError
 
 MAX_NEW_TOKENS = 128  # offline cap on generated tokens: the local model's answers are short
-MALFORMED = "Malformed input request: {}, please reformat your input and try again."  # AWS wording
+# AWS wording; the validator's findings follow each other with no separator: "Malformed input request: #: required
+# key [prompt] not found#: extraneous key [system] is not permitted, please reformat your input and try again."
+# (lobehub/lobehub issue 5203, 2024-12-27; rollwagen/bods issue 51 for Nova; checked 2026-12-01)
+MALFORMED = "Malformed input request: {}, please reformat your input and try again."
 NOT_READY = "The model {} is not ready to serve inference requests (status {}). Wait until it is {}."
 _LOAD_LOCK = threading.Lock()
 _LLAMA_TURN = re.compile(r"<\|start_header_id\|>(\w+)<\|end_header_id\|>\s*(.*?)(?:<\|eot_id\|>|$)", re.S)
@@ -152,8 +155,8 @@ def _conversation(messages: list[dict]) -> list[str]:
     for m in messages:
         for block in m["content"]:
             if "text" not in block:
-                raise AwsError("ValidationException", f"The offline lab's models read text only; content block "
-                                                      f"{sorted(block)[0]} is not supported.")
+                raise AwsError("ValidationException", f"{LAB_VOICE}the offline lab's models read text only; "
+                                                      f"content block {sorted(block)[0]} is not emulated.")
         turns.append("".join(b["text"] for b in m["content"]))
     return turns
 
@@ -163,8 +166,8 @@ def converse(emulator, region: str, model_id: str, messages: list, system: list 
     """Answer Converse: the reply of the resolved model to the conversation."""
     unsupported = sorted(k for k in ("toolConfig", "guardrailConfig", "promptVariables") if rest.get(k))
     if unsupported:
-        raise AwsError("ValidationException", f"The offline lab's models do not support {', '.join(unsupported)}; "
-                                              "use live mode for them.")
+        raise AwsError("ValidationException", f"{LAB_VOICE}the offline lab's models do not support "
+                                              f"{', '.join(unsupported)}; run it in live mode (LAB_AWS_MODE=live).")
     turns = _conversation(messages)
     target = resolve(emulator, region, model_id)
     sys_text = "\n".join(b["text"] for b in system or [] if "text" in b) or None
@@ -219,6 +222,9 @@ _ANTHROPIC_CONTENT = (("String", "JSONArray"), _object({"type": STRING, "text": 
                       (), True)
 _NOVA_CONFIG = _object({"maxTokens": INTEGER, "max_new_tokens": INTEGER, "temperature": NUMBER, "topP": NUMBER,
                         "top_p": NUMBER, "topK": INTEGER, "top_k": INTEGER, "stopSequences": _array(STRING)})
+# A Nova content block holds one of the Converse block kinds, so an Anthropic block's "type" is extraneous.
+_NOVA_BLOCK = _object({"text": STRING, "image": ANY, "video": ANY, "document": ANY, "toolUse": ANY, "toolResult": ANY,
+                       "reasoningContent": ANY, "cachePoint": ANY})
 BODY_SCHEMAS = {
     "anthropic": _object({
         "anthropic_version": STRING, "anthropic_beta": _array(STRING), "max_tokens": INTEGER,
@@ -229,8 +235,7 @@ BODY_SCHEMAS = {
         ("anthropic_version", "max_tokens", "messages")),
     "nova": _object({
         "schemaVersion": STRING, "system": _array(_object({"text": STRING}, ("text",))),
-        "messages": _array(_object({"role": STRING, "content": _array(_object({"text": STRING}, extra=True))},
-                                   ("role", "content"))),
+        "messages": _array(_object({"role": STRING, "content": _array(_NOVA_BLOCK)}, ("role", "content"))),
         "inferenceConfig": _NOVA_CONFIG, "toolConfig": ANY}, ("messages",)),
     "llama": _object({"prompt": STRING, "max_gen_len": INTEGER, "temperature": NUMBER, "top_p": NUMBER,
                       "images": _array(STRING)}, ("prompt",)),
@@ -271,7 +276,7 @@ def check_body(body_format: str, body: dict) -> None:
     """Raise Bedrock's ValidationException 'Malformed input request: ...' if a body breaks its family's schema."""
     problems = _violations(BODY_SCHEMAS[body_format], body)
     if problems:
-        raise AwsError("ValidationException", MALFORMED.format(", ".join(problems)))
+        raise AwsError("ValidationException", MALFORMED.format("".join(problems)))
 
 
 def _text_of(content: Any) -> str:

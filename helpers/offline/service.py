@@ -4,13 +4,13 @@ custom model deployments, tags) and the entry point shared by both transports.
 `Emulator.handle(service, operation, method, url, headers, body) -> (status, headers, body)` answers one
 serialized request; hook.py plugs it into botocore, server.py behind a loopback HTTP port. Messages
 quoted from AWS documentation or observed service answers are marked "AWS wording"; the others
-follow the service's style and say what to fix.
+follow the service's style and say what to fix; what the lab does not emulate is said in the lab's own voice
+(wire.LAB_VOICE). Account id, ARNs and phase durations come from account.py, the package's leaf module.
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -22,13 +22,12 @@ from typing import Any, Callable
 from botocore import xform_name
 
 from . import catalog, runtime, training
+from .account import ACCOUNT, deployment_arn, duration, fm_arn, job_arn, new_id, provisioned_model_arn
 from .state import StateError, Store
 from .wire import AwsError, Codec
 
-ACCOUNT = "123456789012"
 SERVICES = ("bedrock", "bedrock-runtime")
-# Real durations are minutes to hours; offline they are scaled down (LAB_OFFLINE_TIME_SCALE multiplies).
-DURATIONS = {"validation": 1.0, "data_processing": 1.0, "stopping": 2.0, "throughput": 3.0, "deployment": 3.0}
+PHASES = ("validation", "dataProcessing", "training")  # StatusDetails: validationDetails, dataProcessingDetails, ...
 NO_COMMIT_LIMIT = 2      # no-commitment provisioned throughputs per account (prov-throughput.html)
 NO_COMMIT_UNITS = 1      # model units each
 _SCOPE = re.compile(r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/")
@@ -41,19 +40,9 @@ RESTART_NOTE = (" (offline lab: S3 buckets and IAM roles live in the memory of t
 WORKERS: dict[str, threading.Thread] = {}  # job ARN -> the thread training it in this process (any emulator)
 
 
-def duration(kind: str) -> float:
-    """Return the scaled-down duration of a status phase, in seconds."""
-    return DURATIONS[kind] * float(os.environ.get("LAB_OFFLINE_TIME_SCALE", "1"))
-
-
 def stamp(t: float | None) -> dt.datetime | None:
     """Return a stored epoch time as the aware datetime botocore expects."""
     return None if t is None else dt.datetime.fromtimestamp(t, dt.timezone.utc)
-
-
-def fm_arn(region: str, model_id: str) -> str:
-    """Return a foundation model's ARN."""
-    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
 
 
 def region_of(url: str, headers: dict) -> str:
@@ -86,8 +75,8 @@ class Emulator:
             return codec.error("UnknownOperationException", f"No operation matches {method} {path}", 404)
         handler = getattr(self, f"{service.replace('-', '_')}__{xform_name(op.name)}", None)
         if handler is None:
-            return codec.error("ValidationException",
-                               f"The offline lab does not emulate {service}.{op.name}; use live mode for it.", 400)
+            err = codec.not_emulated(op, f"{service}.{op.name}")
+            return codec.error(err.code, err.message, err.status)
         try:
             try:
                 params = codec.decode(op, url, headers, body or b"", path_params)
@@ -123,10 +112,9 @@ class Emulator:
         for job in doc["jobs"].values():
             if job["status"] in ("InProgress", "Stopping") and not self._worker_alive(job):
                 stopped = job["status"] == "Stopping"
-                job.update(status="Stopped" if stopped else "Failed", endTime=now, lastModifiedTime=now)
-                if not stopped:
-                    job["failureMessage"] = ("Internal error: the process that ran this offline job ended before "
-                                             "the job finished. Create the job again.")
+                training.end_job(job, "Stopped" if stopped else "Failed", now, None if stopped else (
+                    "Internal error: the process that ran this offline job ended before the job finished. "
+                    "Create the job again."))
 
     def _worker_alive(self, job: dict) -> bool:
         worker = job.get("worker", {})
@@ -136,11 +124,6 @@ class Emulator:
         if "token" in worker:
             return self.store.worker_alive(worker["token"])
         return False  # recorded by a version of the lab that did not leave a token: its process is long gone
-
-    @staticmethod
-    def new_id(kind: str, region: str, name: str) -> str:
-        """Return a 12-character id, stable for a name so re-run notebooks show the same ARNs."""
-        return hashlib.sha1(f"{kind}|{region}|{name}".encode()).hexdigest()[:12]
 
     @staticmethod
     def find(items: dict, ident: str, name_key: str, region: str, what: str) -> dict:
@@ -186,8 +169,9 @@ class Emulator:
                 return {"jobArn": doc["tokens"][clientRequestToken]}  # an idempotent retry
             fm, parent = self._base_for_job(doc, region, baseModelIdentifier, customizationType)
             if rest.get("customizationConfig") or rest.get("vpcConfig"):
-                raise AwsError("ValidationException", "The offline lab does not emulate customizationConfig or "
-                                                      "vpcConfig; use live mode for them.")
+                raise self.codecs["bedrock"].not_emulated(
+                    self.codecs["bedrock"].model.operation_model("CreateModelCustomizationJob"),
+                    "customizationConfig or vpcConfig of CreateModelCustomizationJob")
             hp = training.check_hyperparameters(fm, hyperParameters or {})
             if any(j["jobName"] == jobName and j["region"] == region for j in doc["jobs"].values()):
                 raise AwsError("ConflictException", f"A model customization job with the name {jobName} "
@@ -203,8 +187,8 @@ class Emulator:
             validation = [(v["s3Uri"], self._read_object(region, v["s3Uri"]))
                           for v in (validationDataConfig or {}).get("validators", [])]
             self._check_output(region, outputDataConfig["s3Uri"])
-            job_id = self.new_id("job", region, jobName)
-            arn = f"arn:aws:bedrock:{region}:{ACCOUNT}:model-customization-job/{fm.model_id}/{job_id}"
+            job_id = new_id("job", region, jobName)
+            arn = job_arn(region, fm.model_id, job_id)
             now = time.time()
             doc["jobs"][arn] = dict(
                 jobArn=arn, id=job_id, jobName=jobName, region=region, outputModelName=customModelName,
@@ -247,8 +231,9 @@ class Emulator:
             raise AwsError("ValidationException", f"{fm.model_id} does not support customization type "
                                                   f"{customization}; it supports {', '.join(fm.customizations)}.")
         if customization not in ("FINE_TUNING", "CONTINUED_PRE_TRAINING"):
-            raise AwsError("ValidationException", f"The offline lab emulates FINE_TUNING and "
-                                                  f"CONTINUED_PRE_TRAINING, not {customization}.")
+            raise self.codecs["bedrock"].not_emulated(
+                self.codecs["bedrock"].model.operation_model("CreateModelCustomizationJob"),
+                f"customizationType {customization} (the lab emulates FINE_TUNING and CONTINUED_PRE_TRAINING)")
         return fm, parent
 
     def _check_role(self, region: str, role_arn: str) -> None:
@@ -300,13 +285,15 @@ class Emulator:
 
     def job_view(self, job: dict) -> dict:
         """Return a job as GetModelCustomizationJob answers it."""
-        phases = {name: {"status": p["status"], "creationTime": stamp(p["start"]),
-                         "lastModifiedTime": stamp(p["end"] or p["start"])} for name, p in job["phases"].items()}
+        # a phase the job has not reached (or never will) is NotStarted, a value of the JobStatusDetails enum
+        phases = {name: {"status": "NotStarted"} for name in PHASES}
+        phases.update({name: {"status": p["status"], "creationTime": stamp(p["start"]),
+                              "lastModifiedTime": stamp(p["end"] or p["start"])} for name, p in job["phases"].items()})
         return dict(
             jobArn=job["jobArn"], jobName=job["jobName"], outputModelName=job["outputModelName"],
             outputModelArn=job.get("outputModelArn"), clientRequestToken=job["clientRequestToken"],
             roleArn=job["roleArn"], status=job["status"], failureMessage=job.get("failureMessage"),
-            statusDetails={f"{k}Details": v for k, v in phases.items()} or None,
+            statusDetails={f"{k}Details": v for k, v in phases.items()},
             creationTime=stamp(job["creationTime"]), lastModifiedTime=stamp(job["lastModifiedTime"]),
             endTime=stamp(job.get("endTime")), baseModelArn=job["baseModelArn"],
             hyperParameters=job["hyperParameters"], trainingDataConfig=job["trainingDataConfig"],
@@ -419,8 +406,7 @@ class Emulator:
                 raise AwsError("ServiceQuotaExceededException", f"You have reached the quota of {NO_COMMIT_LIMIT} "
                                                                 "no-commitment Provisioned Throughputs per account. "
                                                                 "Delete one before creating another.")
-            pid = self.new_id("pt", region, provisionedModelName)
-            arn = f"arn:aws:bedrock:{region}:{ACCOUNT}:provisioned-model/{pid}"
+            arn = provisioned_model_arn(region, new_id("pt", region, provisionedModelName))
             now = time.time()
             doc["throughputs"][arn] = dict(
                 provisionedModelArn=arn, provisionedModelName=provisionedModelName, region=region,
@@ -479,8 +465,7 @@ class Emulator:
                    for d in doc["deployments"].values()):
                 raise AwsError("ValidationException", f"A custom model deployment named {modelDeploymentName} "
                                                       "already exists.")
-            did = self.new_id("deployment", region, modelDeploymentName)
-            arn = f"arn:aws:bedrock:{region}:{ACCOUNT}:custom-model-deployment/{did}"
+            arn = deployment_arn(region, new_id("deployment", region, modelDeploymentName))
             now = time.time()
             doc["deployments"][arn] = dict(customModelDeploymentArn=arn, modelDeploymentName=modelDeploymentName,
                                            region=region, modelArn=model["modelArn"], description=description,

@@ -11,6 +11,10 @@ limits, reserved words); the local model reads any text. A record within Bedrock
 the local model's context (192 tokens) is cut to fit as helpers.local_model does it: a fine-tuning record
 keeps its whole completion and the end of its prompt; a continued pre-training text is read whole, in
 context-long pieces. Token counts, for limits and cost estimates, come from the same tokenizer.
+
+A job that fails on its data answers as Bedrock does: the failureMessage names the S3 key, not a line, and
+gives no advice (see data_failure_message). File, line and field are check-data's to name (helpers.formats);
+helpers.aws.wait_for prints the lab's advice to run it, labelled as the lab's.
 """
 from __future__ import annotations
 
@@ -23,12 +27,28 @@ import time
 
 from helpers import formats
 
-from . import catalog
+from . import catalog, runtime
+from .account import custom_model_arn, duration, fm_arn, new_id
 from .wire import AwsError
 
 MIN_LOCAL_BATCH = 8
 SEED = 0
 CHECK_STOP_EVERY = 0.25  # seconds between looks at the shared state for a stop request
+# A record's shape as a failed job's failureMessage writes it: "Input data at KEY must follow 'SHAPE' format".
+# AWS wording for prompt-completion, quoted from a real job in aws-samples/amazon-bedrock-workshop issue 266
+# (2024-06-13, checked 2026-12-01); the other families' shapes are written the same way from their documented
+# formats (no real message for them was found to quote).
+RECORD_SHAPES = {
+    "prompt-completion": '{"prompt": "<input text>", "completion": "<output text>"}',
+    "bedrock-conversation-2024": '{"schemaVersion": "bedrock-conversation-2024", "system": [{"text": "<system '
+                                 'prompt>"}], "messages": [{"role": "user", "content": [{"text": "<input text>"}]}, '
+                                 '{"role": "assistant", "content": [{"text": "<output text>"}]}]}',
+    "claude-messages": '{"system": "<system prompt>", "messages": [{"role": "user", "content": "<input text>"}, '
+                       '{"role": "assistant", "content": "<output text>"}]}',
+    "continued-pretraining": '{"input": "<input text>"}',
+}
+# Findings of a limit (counts, sizes, tokens, reserved words) rather than of a record's shape.
+LIMIT_FIELDS = ("(file)", "(record)", "(input)", "(output)", "(text)")
 
 
 class Stopped(Exception):
@@ -80,24 +100,19 @@ def local_settings(fm: catalog.FoundationModel, hp: dict, train_fn) -> dict:
 
 def run_job(emulator, arn: str, train: tuple[str, bytes], validation: list[tuple[str, bytes]]) -> None:
     """The job's worker thread: validation, data processing, training, outputs; never raises."""
-    from .service import duration
     try:
         job = _job(emulator, arn)
         fm = catalog.foundation_models()[job["base_model_id"]]
         ctype = job["customizationType"]
         _phase(emulator, arn, "validation")
         report = _check_data(fm.model_id, ctype, train, validation)
+        family = formats.family_for(fm.model_id, ctype)
         _wait(job["creationTime"], duration("validation"))
         if not report.ok:
-            first = report.findings[0]
-            more = f" ({len(report.findings) - 1} more problems in the data)" if len(report.findings) > 1 else ""
-            return _finish(emulator, arn, "Failed", f"Validation of the data failed: {first}{more}. Fix the file and "
-                                                    f"create a new job; `python -m helpers check-data` finds all "
-                                                    "problems before you upload.", phase="validation")
+            return _finish(emulator, arn, "Failed", data_failure_message(report, family))
         _phase(emulator, arn, "validation", "Completed")
         started = time.time()
         _phase(emulator, arn, "dataProcessing")
-        family = formats.family_for(fm.model_id, ctype)
         train_records = _records(train[1])
         val_records = [r for _, blob in validation for r in _records(blob)]
         _wait(started, duration("data_processing"))
@@ -109,7 +124,7 @@ def run_job(emulator, arn: str, train: tuple[str, bytes], validation: list[tuple
     except Stopped:
         # Stopping is a status learners poll through, as on AWS: it lasts its own phase, counted from the request.
         _wait(_job(emulator, arn)["lastModifiedTime"], duration("stopping"))
-        _finish(emulator, arn, "Stopped", None, phase="training")
+        _finish(emulator, arn, "Stopped", None)
     except Exception as exc:  # a diverging run, a bug or a broken checkpoint ends the job; the data were checked above
         from helpers import local_model
         if isinstance(exc, local_model.DivergedError):
@@ -117,6 +132,26 @@ def run_job(emulator, arn: str, train: tuple[str, bytes], validation: list[tuple
         else:
             message = f"Internal error while training offline: {type(exc).__name__}: {exc}"
         _finish(emulator, arn, "Failed", message)
+
+
+def data_failure_message(report: formats.Report, family: str) -> str:
+    """A failed job's failureMessage for data that break the rules: the S3 key of the first file at fault and,
+    as Bedrock words it, the shape its records must follow. For a broken limit no real message was found to
+    quote, so the lab states the limit in the same frame; neither names a line (that is check-data's)."""
+    first = report.findings[0]
+    if first.field in LIMIT_FIELDS:
+        return f"Input data at {first.file} does not meet the data limits of {report.model_id}: {first.rule}"
+    return f"Input data at {first.file} must follow '{RECORD_SHAPES[family]}' format"
+
+
+def end_job(job: dict, status: str, now: float, message: str | None = None) -> None:
+    """Move a job record to a final status; every phase still InProgress ends with it (statusDetails as AWS)."""
+    for phase in job.get("phases", {}).values():
+        if phase["status"] == "InProgress":
+            phase.update(status=status, end=now)
+    job.update(status=status, endTime=now, lastModifiedTime=now)
+    if message:
+        job["failureMessage"] = message
 
 
 def _diverged(job: dict, exc) -> str:
@@ -154,7 +189,6 @@ def _records(blob: bytes) -> list[dict]:
 
 def _train(emulator, arn: str, job: dict, fm, family: str, train_records: list, val_records: list):
     from helpers import local_model
-    from . import runtime
     base = runtime.load_weights(emulator, job["parent"]) if job["parent"] else runtime.base_model()
     last_look = [time.time()]
 
@@ -201,13 +235,12 @@ def _csv(header: list[str], rows: list[tuple]) -> bytes:
 def _save_model(emulator, arn: str, job: dict, fm, family: str, model) -> None:
     """Keep the weights in the offline account's own storage and register the custom model (job Completed)."""
     from helpers import local_model
-    from .service import ACCOUNT, fm_arn
-    model_id = emulator.new_id("model", job["region"], job["outputModelName"])
+    model_id = new_id("model", job["region"], job["outputModelName"])
     local_model.save(model, emulator.store.model_dir(model_id))
     history = model.history
     train_loss = history[-1]["train_loss"] if history else None
     val_losses = [h["val_loss"] for h in history if h.get("val_loss") is not None]
-    model_arn = f"arn:aws:bedrock:{job['region']}:{ACCOUNT}:custom-model/{fm.model_id}/{model_id}"
+    model_arn = custom_model_arn(job["region"], fm.model_id, model_id)
     now = time.time()
     with emulator.store.transaction() as doc:
         j = doc["jobs"][arn]
@@ -245,17 +278,10 @@ def _phase(emulator, arn: str, name: str, status: str = "InProgress") -> None:
         doc["jobs"][arn]["lastModifiedTime"] = now
 
 
-def _finish(emulator, arn: str, status: str, message: str | None, phase: str | None = None) -> None:
-    now = time.time()
+def _finish(emulator, arn: str, status: str, message: str | None) -> None:
     with emulator.store.transaction() as doc:
-        job = doc["jobs"].get(arn)
-        if job is None:
-            return
-        if phase and phase in job["phases"]:
-            job["phases"][phase].update(status=status, end=now)
-        job.update(status=status, endTime=now, lastModifiedTime=now)
-        if message:
-            job["failureMessage"] = message
+        if arn in doc["jobs"]:
+            end_job(doc["jobs"][arn], status, time.time(), message)
 
 
 def _wait(since: float, seconds: float) -> None:

@@ -22,6 +22,14 @@ from botocore.model import OperationModel, Shape
 _SESSION = botocore.session.get_session()
 
 
+# How a message in the lab's own words starts, where Bedrock has no answer to quote (a feature the offline
+# account does not emulate): never to be mistaken for AWS's wording.
+LAB_VOICE = "[offline lab, not an AWS message] "
+# The error code of an operation the lab does not emulate when its botocore model lists no ValidationException:
+# an unmodelled code, so botocore raises a plain ClientError (no real answer would be one of the modelled errors).
+NOT_EMULATED = "OfflineLabNotEmulated"
+
+
 class AwsError(Exception):
     """Raised by an operation to answer with a modelled error shape (code, message)."""
 
@@ -141,6 +149,13 @@ class Codec:
         body = raw if raw is not None else json.dumps(doc).encode()
         headers["Content-Length"] = str(len(body))
         return status, headers, body
+
+    def not_emulated(self, op: OperationModel, what: str) -> AwsError:
+        """The lab's answer for something it does not emulate: its ValidationException where the operation models
+        one, else an unmodelled code; the message in the lab's voice either way."""
+        code = "ValidationException" if any(e.name == "ValidationException" for e in op.error_shapes) else NOT_EMULATED
+        return AwsError(code, f"{LAB_VOICE}{what} is not emulated offline; run it in live mode "
+                              "(LAB_AWS_MODE=live).", 400)
 
     def error(self, code: str, message: str, status: int | None = None) -> tuple[int, dict, bytes]:
         """Return (status, headers, body) for a modelled error, as the service sends it."""

@@ -162,8 +162,8 @@ def run_local(root: str | os.PathLike, channels: dict[str, bytes | Path], hyperp
     """Run the script in a fresh process under root, as the container would run it; return what it left."""
     paths = prepare_container(root, channels, hyperparameters)
     env = {**os.environ, "SM_MODEL_DIR": str(paths["model"]), "PYTHONUNBUFFERED": "1"}
-    done = subprocess.run([sys.executable, "-m", "helpers.jobs", "--root", str(root)], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-m", "helpers.sagemaker_training", "--root", str(root)],
+                          capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
     failure = paths["failure"].read_text() if paths["failure"].exists() else None
     return LocalRun(done.returncode, parse_metrics(done.stdout), failure, paths["model"], done.stdout + done.stderr)
 
@@ -201,8 +201,8 @@ def decision_table() -> list[dict]:
 
 
 def main_train(argv: list[str] | None = None) -> int:
-    """`python -m helpers.jobs [--root DIR]`: the container's entry point (root defaults to /opt/ml)."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.jobs", description=main_train.__doc__)
+    """`python -m helpers.sagemaker_training [--root DIR]`: the container's entry point (root defaults to /opt/ml)."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.sagemaker_training", description=main_train.__doc__)
     parser.add_argument("--root", default=str(CONTAINER_ROOT))
     return train(parser.parse_args(argv).root)
 

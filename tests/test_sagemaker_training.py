@@ -8,7 +8,7 @@ import pytest
 from botocore.session import get_session
 from botocore.validate import validate_parameters
 
-from helpers import corpus, formats, jobs, local_model
+from helpers import corpus, formats, local_model, sagemaker_training
 from helpers.paths import DATA_DIR
 
 FAMILY = "bedrock-conversation-2024"
@@ -35,14 +35,14 @@ def lines(rows: list[dict]) -> bytes:
 
 
 def test_hyperparameters_arrive_as_strings_and_are_checked():
-    hp = jobs.read_hyperparameters({"epochs": "3", "lora_rank": "8"})
+    hp = sagemaker_training.read_hyperparameters({"epochs": "3", "lora_rank": "8"})
     assert hp == {"epochs": 3, "batch_size": 8, "learning_rate": 0.001, "warmup_steps": 0, "lora_rank": 8, "seed": 0}
-    with pytest.raises(jobs.HyperparameterError, match=r"epochs='0' is outside \[1, 20\]"):
-        jobs.read_hyperparameters({"epochs": "0"})
-    with pytest.raises(jobs.HyperparameterError, match="learning_rate='fast' is not a valid float"):
-        jobs.read_hyperparameters({"learning_rate": "fast"})
-    with pytest.raises(jobs.HyperparameterError, match="unknown hyperparameter 'epochCount'"):
-        jobs.read_hyperparameters({"epochCount": "2"})
+    with pytest.raises(sagemaker_training.HyperparameterError, match=r"epochs='0' is outside \[1, 20\]"):
+        sagemaker_training.read_hyperparameters({"epochs": "0"})
+    with pytest.raises(sagemaker_training.HyperparameterError, match="learning_rate='fast' is not a valid float"):
+        sagemaker_training.read_hyperparameters({"learning_rate": "fast"})
+    with pytest.raises(sagemaker_training.HyperparameterError, match="unknown hyperparameter 'epochCount'"):
+        sagemaker_training.read_hyperparameters({"epochCount": "2"})
 
 
 def test_script_runs_locally_in_the_container_contract(tmp_path, base_dir, monkeypatch):
@@ -50,7 +50,7 @@ def test_script_runs_locally_in_the_container_contract(tmp_path, base_dir, monke
     data = clause_records(40)
     channels = {"train": lines(data[:32]), "validation": lines(data[32:]), "base": base_dir}
     hyperparameters = {"epochs": "2", "batch_size": "8", "learning_rate": "0.01", "lora_rank": "4"}
-    run = jobs.run_local(tmp_path / "opt" / "ml", channels, hyperparameters)
+    run = sagemaker_training.run_local(tmp_path / "opt" / "ml", channels, hyperparameters)
     assert run.exit_code == 0 and run.failure is None, run.log
     config = json.loads((tmp_path / "opt" / "ml" / "input" / "config" / "inputdataconfig.json").read_text())
     assert sorted(config) == ["base", "train", "validation"]
@@ -59,27 +59,28 @@ def test_script_runs_locally_in_the_container_contract(tmp_path, base_dir, monke
     tuned = local_model.load(run.model_dir)
     assert tuned.lora["rank"] == 4 and len(tuned.history) == 8
     # the same run again comes from the weights cache, with the same weights and the metric lines it printed
-    again = jobs.run_local(tmp_path / "again" / "opt" / "ml", channels, hyperparameters)
+    again = sagemaker_training.run_local(tmp_path / "again" / "opt" / "ml", channels, hyperparameters)
     assert again.exit_code == 0 and "weights from the lab's cache" in again.log, again.log
     assert again.metrics == run.metrics
     assert local_model.fingerprint(local_model.load(again.model_dir)) == local_model.fingerprint(tuned)
 
 
 def test_script_failure_is_written_where_sagemaker_reads_it(tmp_path, base_dir):
-    run = jobs.run_local(tmp_path, {"train": lines(clause_records(4)), "base": base_dir}, {"lora_rank": "65"})
+    run = sagemaker_training.run_local(tmp_path, {"train": lines(clause_records(4)), "base": base_dir},
+                                       {"lora_rank": "65"})
     assert run.exit_code == 1
     assert run.failure == "HyperparameterError: hyperparameter lora_rank='65' is outside [0, 64]"
-    bad = jobs.run_local(tmp_path / "bad", {"train": b'{"prompt": "a"\n', "base": base_dir}, {})
+    bad = sagemaker_training.run_local(tmp_path / "bad", {"train": b'{"prompt": "a"\n', "base": base_dir}, {})
     assert bad.exit_code == 1 and bad.failure.startswith("ValueError: train.jsonl:1: ")
 
 
 def test_metric_regexes_pick_values_out_of_the_log():
     log = "epoch=1 step=1 train_loss=2.5000\nepoch=1 step=2 train_loss=2.0000 val_loss=2.2500\n"
-    assert jobs.parse_metrics(log) == {"train:loss": [2.5, 2.0], "validation:loss": [2.25]}
+    assert sagemaker_training.parse_metrics(log) == {"train:loss": [2.5, 2.0], "validation:loss": [2.25]}
 
 
 def test_training_job_request_is_valid_for_sagemaker():
-    request = jobs.training_job_request(
+    request = sagemaker_training.training_job_request(
         "lab-clauses-lora", role_arn="arn:aws:iam::123456789012:role/LabSageMakerRole",
         image_uri="763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3-cpu-py311",
         train_s3="s3://lab-sm/train/", validation_s3="s3://lab-sm/validation/", output_s3="s3://lab-sm/output/",
@@ -87,9 +88,9 @@ def test_training_job_request_is_valid_for_sagemaker():
     shape = get_session().get_service_model("sagemaker").operation_model("CreateTrainingJob").input_shape
     validate_parameters(request, shape)  # raises ParamValidationError if the request is off-model
     assert [c["ChannelName"] for c in request["InputDataConfig"]] == ["train", "validation"]
-    with pytest.raises(jobs.HyperparameterError, match="not strings"):
-        jobs.training_job_request("x", role_arn="r", image_uri="i", train_s3="s3://b/t", output_s3="s3://b/o",
-                                  hyperparameters={"epochs": 2})
+    with pytest.raises(sagemaker_training.HyperparameterError, match="not strings"):
+        sagemaker_training.training_job_request("x", role_arn="r", image_uri="i", train_s3="s3://b/t",
+                                                output_s3="s3://b/o", hyperparameters={"epochs": 2})
     from moto import mock_aws
     with mock_aws():
         sagemaker = boto3.client("sagemaker", region_name="us-east-1")
@@ -99,6 +100,6 @@ def test_training_job_request_is_valid_for_sagemaker():
 
 
 def test_decision_table_rows_each_name_a_source():
-    rows = jobs.decision_table()
+    rows = sagemaker_training.decision_table()
     assert len(rows) >= 10 and all(r["source"] for r in rows)
     assert {"bedrock_customization", "sagemaker_training_job"} <= set(rows[0])
