@@ -234,7 +234,7 @@ def check_client(client) -> None:
 
 def _base_model_id(identifier: str) -> str:
     """The foundation model id of a base model id/ARN, or of a custom model's ARN (.../custom-model/FM_ID/ID)."""
-    from helpers.offline import catalog
+    from helpers import catalog
     if ":custom-model/" in identifier:
         return identifier.split(":custom-model/", 1)[1].rsplit("/", 1)[0]
     return catalog.model_id_of(identifier)
@@ -246,7 +246,8 @@ def check_job_request(client, params: dict) -> int:
     rule raises the client's own ValidationException before anything is priced, asked or sent."""
     from botocore.exceptions import ClientError
 
-    from helpers.offline import AwsError, catalog, training
+    from helpers import catalog
+    from helpers.offline import AwsError, training
 
     given = params.get("hyperParameters") or {}
     model_id = _base_model_id(params.get("baseModelIdentifier", ""))

@@ -18,7 +18,7 @@ from typing import Any
 
 from helpers import formats
 
-from . import catalog
+from helpers import catalog
 from .wire import AwsError
 
 MAX_NEW_TOKENS = 128  # offline cap on generated tokens: the local model's answers are short

@@ -21,7 +21,9 @@ from typing import Any, Callable
 
 from botocore import xform_name
 
-from . import catalog, runtime, training
+from helpers import catalog
+
+from . import runtime, training
 from .state import StateError, Store
 from .wire import AwsError, Codec
 

@@ -23,7 +23,7 @@ import time
 
 from helpers import formats
 
-from . import catalog
+from helpers import catalog
 from .wire import AwsError
 
 MIN_LOCAL_BATCH = 8

@@ -1,4 +1,5 @@
-"""The foundation-model catalog and hyperparameter table the emulator enforces (data/bedrock/*.csv)."""
+"""The foundation-model catalog and hyperparameter table (data/bedrock/*.csv): read by the offline emulator
+and by learner code alike (a plain reader of the data, no emulator inside)."""
 from __future__ import annotations
 
 import csv
