@@ -296,7 +296,7 @@ def check_client(client) -> None:
 
 def _base_model_id(identifier: str) -> str:
     """The foundation model id of a base model id/ARN, or of a custom model's ARN (.../custom-model/FM_ID/ID)."""
-    from helpers.offline import catalog
+    from helpers import catalog
     if ":custom-model/" in identifier:
         return identifier.split(":custom-model/", 1)[1].rsplit("/", 1)[0]
     return catalog.model_id_of(identifier)
@@ -308,7 +308,8 @@ def check_job_request(client, params: dict) -> int:
     rule raises the client's own ValidationException before anything is priced, asked or sent."""
     from botocore.exceptions import ClientError
 
-    from helpers.offline import AwsError, catalog, training
+    from helpers import catalog
+    from helpers.offline import AwsError, training
 
     given = params.get("hyperParameters") or {}
     model_id = _base_model_id(params.get("baseModelIdentifier", ""))
@@ -550,9 +551,8 @@ def check_invoke_body(runtime, model_id: str, body: dict, prompt: str) -> str:
         return f"Not yet: {err.response['Error']['Message']}"
     if json.dumps(prompt)[1:-1] not in json.dumps(body):  # the prompt as JSON text, anywhere in the body
         return "Not yet: the model answered, but not to the firm's prompt for test_set[0] (corpus.clause_prompt)."
-    kind = reply.get("type") or "reply"
-    blocks = reply.get("content") or reply.get("output", {}).get("message", {}).get("content", [])
-    return f"Right: the reply is a {kind} with {len(blocks)} content block(s)."
+    stop = next((reply[k] for k in ("stop_reason", "stopReason") if k in reply), None)  # Llama/Anthropic, Nova
+    return f"Right: the model answered the firm's prompt (stop reason {stop!r})."
 
 
 def check_metrics_key(key: str, keys: list[str], job_arn: str) -> str:

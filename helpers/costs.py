@@ -88,7 +88,7 @@ def per_requests(cost_per_request: float) -> str:
 # --------------------------------------------------------------------------- one-off: training
 def default_epochs(model_id: str) -> int:
     """The epochCount a customization job uses when none is given (data/bedrock/hyperparameters.csv)."""
-    from helpers.offline import catalog
+    from helpers import catalog
 
     fm = catalog.customizable_variant(catalog.model_id_of(model_id))
     if fm is None or "epochCount" not in catalog.hyperparameters(fm.hp_group):

@@ -78,7 +78,8 @@ def record_texts(records: list[dict]) -> list[str]:
 # --------------------------------------------------------------------------- the runs
 def local_settings(customization: str, hyperparameters: dict | None = None) -> dict:
     """The local-model keyword arguments an offline job with these hyperparameters trains with."""
-    from helpers.offline import catalog, training
+    from helpers import catalog
+    from helpers.offline import training
 
     fm = catalog.foundation_models()[BASE_MODEL]
     hp = training.check_hyperparameters(fm, HYPERPARAMETERS[customization] if hyperparameters is None

@@ -143,7 +143,7 @@ def test_invoke_body_check_sends_the_body_and_checks_the_prompt(tmp_path):
         "print(check(body(prompt)))\nprint(check(body('Classify this.')))\nprint(check({}))\n",
         LAB_STATE_DIR=str(tmp_path))
     right, near, wrong = done.stdout.splitlines()[-3:]  # after activate()'s line
-    assert right.startswith("Right: the reply is a"), done.stderr
+    assert right.startswith("Right: the model answered the firm's prompt (stop reason '"), done.stderr
     assert near.startswith("Not yet: the model answered, but not to the firm's prompt")
     assert wrong.startswith("Not yet: ") and "Right" not in wrong
 

@@ -427,16 +427,16 @@ def error_of(call) -> tuple[str, str, int]:
 
 # ------------------------------------------------------------------------------------------ malformed bodies
 MALFORMED = [  # (model id, region, body, what Bedrock's validator names)
-    ("anthropic.claude-3-haiku-20240307-v1:0", "us-west-2",
+    ("anthropic.claude-3-haiku-20240307-v1:0", "ca-central-1",
      {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8, "messages": "hello"},
      "#/messages: expected type: JSONArray, found: String"),
-    ("anthropic.claude-3-haiku-20240307-v1:0", "us-west-2",
+    ("anthropic.claude-3-haiku-20240307-v1:0", "ca-central-1",
      {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8, "messages": [{"role": "user"}]},
      "#/messages/0: required key [content] not found"),
-    ("anthropic.claude-3-haiku-20240307-v1:0", "us-west-2",
+    ("anthropic.claude-3-haiku-20240307-v1:0", "ca-central-1",
      {"anthropic_version": "bedrock-2023-05-31", "max_tokens": "8", "messages": [{"role": "user", "content": "hi"}]},
      "#/max_tokens: expected type: Integer, found: String"),
-    ("anthropic.claude-3-haiku-20240307-v1:0", "us-west-2",
+    ("anthropic.claude-3-haiku-20240307-v1:0", "ca-central-1",
      {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8, "messages": [], "stream": True},
      "#: extraneous key [stream] is not permitted"),
     ("amazon.nova-micro-v1:0", "us-east-1", {"messages": "hello"}, "#/messages: expected type: JSONArray"),
@@ -477,7 +477,7 @@ def test_malformed_bodies_and_bad_tokens_over_http(tmp_path):
     srv, url = server.serve(0, emulator=Emulator(Store(tmp_path / "state")))
     try:
         kw = dict(endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing")
-        rt = boto3.client("bedrock-runtime", region_name="us-west-2", **kw)
+        rt = boto3.client("bedrock-runtime", region_name="ca-central-1", **kw)  # where Claude 3 Haiku lives on
         for model_id, region, body, problem in MALFORMED[:4]:
             code, message, status = error_of(lambda: rt.invoke_model(modelId=model_id, body=json.dumps(body)))
             assert (code, status) == ("ValidationException", 400) and problem in message

@@ -7,10 +7,10 @@ from offline_support import Account, error_of
 
 
 def test_invoke_model_speaks_each_familys_body(account):
-    west = Account("us-west-2")
+    west, canada = Account("us-west-2"), Account("ca-central-1")  # Claude 3 Haiku lives on in ca-central-1
     ask = "hello"
-    claude = json.loads(west.runtime.invoke_model(
-        modelId="arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+    claude = json.loads(canada.runtime.invoke_model(
+        modelId="arn:aws:bedrock:ca-central-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
         body=json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8,
                          "messages": [{"role": "user", "content": ask}]}))["body"].read())
     assert claude["type"] == "message" and claude["content"][0]["type"] == "text"
@@ -25,7 +25,7 @@ def test_invoke_model_speaks_each_familys_body(account):
     nova = json.loads(account.runtime.invoke_model(modelId="amazon.nova-micro-v1:0", body=json.dumps(
         {"messages": [{"role": "user", "content": [{"text": ask}]}]}))["body"].read())
     assert nova["output"]["message"]["role"] == "assistant"
-    chunks = [json.loads(e["chunk"]["bytes"]) for e in west.runtime.invoke_model_with_response_stream(
+    chunks = [json.loads(e["chunk"]["bytes"]) for e in canada.runtime.invoke_model_with_response_stream(
         modelId="anthropic.claude-3-haiku-20240307-v1:0", body=json.dumps(
             {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8,
              "messages": [{"role": "user", "content": ask}]}))["body"]]
@@ -34,7 +34,7 @@ def test_invoke_model_speaks_each_familys_body(account):
         modelId="amazon.titan-text-express-v1", body=json.dumps({"inputText": ask}))["body"]]
     assert titan_chunks[-1]["completionReason"] in ("FINISH", "LENGTH") and "outputText" in titan_chunks[0]
     # what Bedrock says to bodies and ids it does not accept
-    code, message, _ = error_of(lambda: west.runtime.invoke_model(
+    code, message, _ = error_of(lambda: canada.runtime.invoke_model(
         modelId="anthropic.claude-3-haiku-20240307-v1:0", body=json.dumps({"messages": [], "max_tokens": 5})))
     assert (code, message) == ("ValidationException", "Malformed input request: #: required key [anthropic_version] "
                                                       "not found, please reformat your input and try again.")

@@ -9,6 +9,7 @@ import sys
 import boto3
 import pytest
 
+from helpers import catalog
 from helpers.aws_samples import english
 from helpers.offline import server
 from helpers.offline.service import Emulator
@@ -44,7 +45,8 @@ def test_offline_aws_command_serves_on_loopback(lab_env):
         s3.create_bucket(Bucket="served")
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["served"]
         bedrock = boto3.client("bedrock", endpoint_url=url, region_name="us-west-2")
-        assert HAIKU in {m["modelId"] for m in bedrock.list_foundation_models()["modelSummaries"]}
+        assert "meta.llama3-3-70b-instruct-v1:0:128k" in {m["modelId"] for m in
+                                                           bedrock.list_foundation_models()["modelSummaries"]}
         with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
             bedrock.get_model_customization_job(jobIdentifier="no-such-job")
         # a kernel with AWS_ENDPOINT_URL set shares the server's account instead of starting its own
@@ -112,6 +114,10 @@ def test_plain_boto3_flow_on_english_data_through_the_offline_aws_command(tmp_pa
     assert lines[1].startswith("job Completed")
     assert [line.split()[1].split("/")[0] for line in lines if line.startswith("metrics ")] == [
         "training_artifacts", "validation_artifacts"][:len(files)]
+    if catalog.lifecycle(catalog.foundation_models()[model], region) == "LEGACY":  # no new Provisioned Throughput
+        assert next(line for line in lines if line.startswith("throughput ")).startswith("throughput refused: ")
+        assert lines[-1] == "OK"
+        return
     assert "throughput InService" in lines
     assert next(line for line in lines if line.startswith("converse ")).split()[1] in ("end_turn", "max_tokens")
     assert lines[-1] == "OK"

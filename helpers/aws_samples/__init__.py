@@ -47,6 +47,12 @@ def summary(results: list[CellResult]) -> str:
     return text + (f", {counts['failed']} failed" if counts["failed"] else "")
 
 
+def end_of_life(results: list[CellResult]) -> CellResult | None:
+    """Return the cell where a pair met Bedrock's end-of-life answer for its model, if it did."""
+    from helpers import catalog
+    return next((r for r in results if r.status == "failed" and catalog.EOL_MESSAGE in r.detail), None)
+
+
 def run_family(family: SampleFamily, paths: list[Path], workdir: Path, *, region: str | None = None,
                show_output: bool = False) -> list[CellResult]:
     """Run one sample pair in one namespace, printing a line per cell and per notebook; return the cell results."""
@@ -69,7 +75,8 @@ def run_family(family: SampleFamily, paths: list[Path], workdir: Path, *, region
 
 
 def main(argv: list[str]) -> int:
-    """`run-aws-sample CHECKOUT... | NOTEBOOK...`: run AWS's sample notebooks offline; 0 when every cell ran."""
+    """`run-aws-sample CHECKOUT... | NOTEBOOK...`: run AWS's sample notebooks offline; 0 when every cell ran, or
+    a pair stopped where Bedrock answers that its model reached end of life (ENDED)."""
     parser = argparse.ArgumentParser(prog="python -m helpers run-aws-sample", description=main.__doc__)
     parser.add_argument("paths", nargs="+", metavar="CHECKOUT_OR_NOTEBOOK",
                         help="a checkout of aws-samples/amazon-bedrock-samples or aws-samples/amazon-bedrock-workshop "
@@ -97,7 +104,14 @@ def main(argv: list[str]) -> int:
         for n, (family, paths) in enumerate(pairs):
             results = run_family(family, paths, root / f"{n}-{family.key}", region=args.region,
                                  show_output=args.show_output)
-            family_failed = any(r.status == "failed" for r in results)
+            ended = end_of_life(results)
+            family_failed = ended is None and any(r.status == "failed" for r in results)
             failed = failed or family_failed
-            print(("FAILED: " if family_failed else "OK: ") + summary(results), flush=True)
+            if ended:  # the sample is out of date, not the lab: say so as the live account would
+                print(f"ENDED: {summary(results)}; {ended.notebook} {ended.cell_id} met the end of life of the "
+                      f"sample's model in {args.region or family.region}, as the live account answers there. The "
+                      "sample cannot run as published today; the Nova Micro pair and notebook 04 customize current "
+                      "models.", flush=True)
+            else:
+                print(("FAILED: " if family_failed else "OK: ") + summary(results), flush=True)
     return 1 if failed else 0

@@ -6,6 +6,11 @@ github.com/aws-samples/amazon-bedrock-workshop (03_Model_customization/, synced 
 deployment. The lab stores none of their code; it reads the learner's (or CI's) checkout. Every prompt,
 instruction and data-shaping cell runs as published; the stand-ins below are only for what cannot run offline
 (downloads, pip, %store, kernel restarts) or what the sample leaves to the learner, each with its reason.
+
+Claude 3 Haiku reached end of life on 2026-09-10 in us-west-2, the only Region that fine-tuned it
+(https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-claude-3-haiku.html, checked
+2026-12-01): no Region runs the Haiku pair today. It runs as published up to its create_model_customization_job,
+which gets Bedrock's end-of-life answer as a live account would, and the command reports it ENDED.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from pathlib import Path
 from helpers.aws_samples import english
 from helpers.aws_samples.runner import POLL_SLEEP, ModuleStandIn, StandIn, placeholder_module
 
-HAIKU_REGION = "us-west-2"  # where the Haiku sample fine-tunes Claude 3 Haiku (bedrock-facts.md)
+HAIKU_REGION = "us-west-2"  # where the Haiku sample fine-tunes Claude 3 Haiku (custom-model-fine-tuning.html)
 NOVA_MICRO_REGION = "us-east-1"  # the Nova Micro sample's own `region = "us-east-1"`
 WAIT_TIMEOUT = 300.0  # seconds the runner waits where a sample leaves the learner to wait
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from helpers import formats
 
-from . import catalog
+from helpers import catalog
+
 from .wire import LAB_VOICE, AwsError
 
 MAX_NEW_TOKENS = 128  # offline cap on generated tokens: the local model's answers are short
@@ -90,6 +91,7 @@ def resolve(emulator, region: str, model_id: str) -> Target:
             custom = None
     if custom is not None:
         fm = catalog.foundation_models()[custom["base_model_id"]]
+        check_not_eol(fm, region)  # a custom model serves until the end of life of its base model version
         return Target(load_weights(emulator, custom["modelArn"]), custom["family"], fm.body_format, custom["modelName"])
     return _foundation_target(region, model_id)
 
@@ -99,6 +101,7 @@ def _foundation_target(region: str, model_id: str) -> Target:
     fm = catalog.foundation_models().get(bare)
     if fm is None or region not in fm.regions or "PROVISIONED" in fm.inference_types:
         raise AwsError("ValidationException", "The provided model identifier is invalid.")  # AWS wording
+    check_not_eol(fm, region)
     profile = model_id.rsplit("/", 1)[-1].startswith(catalog.PROFILE_PREFIXES)
     if profile and "INFERENCE_PROFILE" not in fm.inference_types:
         raise AwsError("ValidationException", "The provided model identifier is invalid.")
@@ -109,6 +112,12 @@ def _foundation_target(region: str, model_id: str) -> Target:
     variant = catalog.customizable_variant(bare)
     family = formats.family_for(variant.model_id) if variant else "prompt-completion"
     return Target(base_model(), family, fm.body_format, bare)
+
+
+def check_not_eol(model: catalog.FoundationModel, region: str) -> None:
+    """Raise Bedrock's answer to a request for a model version past its end of life in this Region."""
+    if catalog.lifecycle(model, region) == "EOL":
+        raise AwsError("ResourceNotFoundException", catalog.EOL_MESSAGE)
 
 
 def prompt_for(family: str, turns: list[str], system: str | None) -> str:

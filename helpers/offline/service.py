@@ -21,7 +21,9 @@ from typing import Any, Callable
 
 from botocore import xform_name
 
-from . import catalog, runtime, training
+from helpers import catalog
+
+from . import runtime, training
 from .account import ACCOUNT, deployment_arn, duration, fm_arn, job_arn, new_id, provisioned_model_arn
 from .state import StateError, Store
 from .wire import AwsError, Codec
@@ -136,15 +138,20 @@ class Emulator:
 
     # ----------------------------------------------------------------------------- foundation models
     def _summary(self, region: str, m: catalog.FoundationModel) -> dict:
+        # VIDEO is on the model cards but not in the API's ModelModality enum (TEXT | IMAGE | EMBEDDING)
+        api_modalities = self.codecs["bedrock"].model.shape_for("ModelModality").enum
+        modalities = [x for x in m.input_modalities if x in api_modalities]
         return dict(modelArn=fm_arn(region, m.model_id), modelId=m.model_id, modelName=m.name,
-                    providerName=m.provider, inputModalities=["TEXT"], outputModalities=["TEXT"],
+                    providerName=m.provider, inputModalities=modalities, outputModalities=["TEXT"],
                     responseStreamingSupported=True, customizationsSupported=list(m.customizations),
-                    inferenceTypesSupported=list(m.inference_types), modelLifecycle={"status": m.lifecycle})
+                    inferenceTypesSupported=list(m.inference_types),
+                    modelLifecycle={"status": catalog.lifecycle(m, region)})
 
     def bedrock__list_foundation_models(self, region, byProvider=None, byCustomizationType=None,
                                         byOutputModality=None, byInferenceType=None, **_):
+        # the lifecycle enum has no EOL: a model past its end of life in a Region is no longer listed there
         out = [self._summary(region, m) for m in catalog.foundation_models().values()
-               if region in m.regions
+               if catalog.available(m, region)
                and (byProvider is None or byProvider.lower() == m.provider.lower())
                and (byCustomizationType is None or byCustomizationType in m.customizations)
                and (byInferenceType is None or byInferenceType in m.inference_types)
@@ -155,6 +162,7 @@ class Emulator:
         m = catalog.foundation_models().get(catalog.model_id_of(modelIdentifier))
         if m is None or region not in m.regions:
             raise AwsError("ResourceNotFoundException", f"The model {modelIdentifier} was not found in {region}.")
+        runtime.check_not_eol(m, region)
         return {"modelDetails": self._summary(region, m)}
 
     # ----------------------------------------------------------------------------- customization jobs
@@ -227,6 +235,7 @@ class Emulator:
         if region not in fm.regions:
             raise AwsError("ValidationException", f"Customization of {fm.model_id} is not available in "
                                                   f"{region}; it is offered in {', '.join(fm.regions)}.")
+        runtime.check_not_eol(fm, region)
         if customization not in fm.customizations:
             raise AwsError("ValidationException", f"{fm.model_id} does not support customization type "
                                                   f"{customization}; it supports {', '.join(fm.customizations)}.")
@@ -386,10 +395,14 @@ class Emulator:
             if clientRequestToken and clientRequestToken in doc["tokens"]:
                 return {"provisionedModelArn": doc["tokens"][clientRequestToken]}
             if ":custom-model/" not in modelId and not any(m["modelName"] == modelId for m in doc["models"].values()):
+                base = catalog.foundation_models().get(catalog.model_id_of(modelId))
+                if base is not None and region in base.regions:
+                    check_can_provision(base, region)
                 raise AwsError("ValidationException", "No-commitment Provisioned Throughput is available for custom "
                                                       "models only, and this offline account has no model units for "
                                                       "commitment terms. Pass a custom model's ARN or name.")
             model = self.find(doc["models"], modelId, "modelName", region, "Custom model")
+            check_can_provision(catalog.foundation_models()[model["base_model_id"]], region)
             if commitmentDuration:
                 raise AwsError("ServiceQuotaExceededException", "Your account has no model units for Provisioned "
                                                                 "Throughput with a commitment; request them from AWS "
@@ -458,6 +471,7 @@ class Emulator:
                 return {"customModelDeploymentArn": doc["tokens"][clientRequestToken]}
             model = self.find(doc["models"], modelArn, "modelName", region, "Custom model")
             fm = catalog.foundation_models()[model["base_model_id"]]
+            runtime.check_not_eol(fm, region)
             if "DEPLOYMENT" not in fm.custom_serving:
                 raise AwsError("ValidationException", f"On-demand deployment is not supported for custom models of "
                                                       f"{fm.model_id}; use Provisioned Throughput.")
@@ -546,6 +560,13 @@ class Emulator:
         return {"body": [{"chunk": {"bytes": json.dumps(c).encode()}}
                          for c in runtime.invoke_chunks(self, region, modelId, body)],
                 "contentType": "application/json"}
+
+
+def check_can_provision(model: catalog.FoundationModel, region: str) -> None:
+    """Raise unless new Provisioned Throughput can be bought for (custom models of) this model in this Region."""
+    runtime.check_not_eol(model, region)
+    if catalog.lifecycle(model, region) == "LEGACY":
+        raise AwsError("ValidationException", catalog.LEGACY_PROVISIONING_MESSAGE.format(model=model.model_id))
 
 
 def forget(doc: dict, arn: str) -> None:

@@ -27,7 +27,9 @@ import time
 
 from helpers import formats
 
-from . import catalog, runtime
+from helpers import catalog
+
+from . import runtime
 from .account import custom_model_arn, duration, fm_arn, new_id
 from .wire import AwsError
 
