@@ -13,8 +13,7 @@ import sys
 import pytest
 
 from helpers import catalog, formats
-from test_offline import (FIXTURES, TITAN, Account, account, error_of, jsonl, lab_env,  # noqa: F401 (fixtures)
-                          records, tiny_base, wait)
+from offline_support import FIXTURES, TITAN, Account, error_of, jsonl, records, wait
 
 HAIKU_ON_DEMAND = "anthropic.claude-3-haiku-20240307-v1:0"
 HAIKU = HAIKU_ON_DEMAND + ":200k"
