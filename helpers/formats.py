@@ -225,7 +225,8 @@ def _check_prompt_completion(record: dict, rules: dict) -> tuple[list, list[str]
 
 def _check_conversation(record: dict, rules: dict) -> tuple[list, list[str], list[str]]:
     blocks = "{text}" + "".join(f" or {{{m}}}" for m in rules["media"])
-    rule = f"bedrock-conversation-2024: optional schemaVersion, optional system [{{text}}], messages [{{role, content [{blocks}]}}]"
+    rule = (f"bedrock-conversation-2024: optional schemaVersion, optional system [{{text}}], "
+            f"messages [{{role, content [{blocks}]}}]")
     order_rule = "bedrock-conversation-2024: user first, roles alternate, assistant last"
     problems = _key_problems(record, ("messages",), ("schemaVersion", "system"), "", rule)
     if "schemaVersion" in record and not isinstance(record["schemaVersion"], str):
@@ -484,10 +485,10 @@ def check_file(path_or_bytes: str | os.PathLike | bytes, model_id: str, customiz
             for kind in media_of(value) if rules["media"] else ():
                 first_media.setdefault(kind, line)
     if len(first_media) > 1:
-        report.findings.append(Finding(name, max(first_media.values()), "(file)", "the file mixes images (first on "
-                                       f"line {first_media['image']}) and videos (first on line {first_media['video']})",
-                                       "a data set is text with images or text with videos, not both, "
-                                       f"{rules['model_id']}"))
+        mixed = (f"the file mixes images (first on line {first_media['image']}) and videos (first on line "
+                 f"{first_media['video']})")
+        report.findings.append(Finding(name, max(first_media.values()), "(file)", mixed, "a data set is text with "
+                                       f"images or text with videos, not both, {rules['model_id']}"))
     max_bytes = rules["max_train_file_bytes" if role == "training" else "max_val_file_bytes"]
     if max_bytes and size > max_bytes:
         report.findings.append(Finding(name, 0, "(file)", f"{size} bytes", f"max {max_bytes} bytes for a {role} file, "

@@ -245,8 +245,8 @@ PRO = "amazon.nova-pro-v1:0:300k"
 
 
 def _image_record(fmt="png", uri="s3://bucket/images/a.png"):
-    return {"messages": [{"role": "user", "content": [{"text": "What is shown?"},
-                                                      {"image": {"format": fmt, "source": {"s3Location": {"uri": uri}}}}]},
+    image = {"image": {"format": fmt, "source": {"s3Location": {"uri": uri}}}}
+    return {"messages": [{"role": "user", "content": [{"text": "What is shown?"}, image]},
                          {"role": "assistant", "content": [{"text": "a clause"}]}]}
 
 
