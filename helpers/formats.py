@@ -27,13 +27,13 @@ FAMILIES = ("prompt-completion", "bedrock-conversation-2024", "claude-messages",
 CUSTOMIZATIONS = ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
 LIMIT_COLUMNS = ("min_train_records", "max_train_records", "max_val_records", "max_total_records", "max_tokens",
                  "max_prompt_tokens", "max_completion_tokens", "max_train_file_bytes", "max_val_file_bytes",
-                 "chars_per_token")
-# Media content blocks of Nova fine-tuning records (fine-tune-prepare-data-understanding.html and AWS's
-# nova_ft_dataset_validator.py in aws-samples/amazon-bedrock-samples, both checked 2026-12-01): the formats,
-# at most MAX_IMAGES images and one video per message, never in an assistant turn, an s3:// URI of
-# letters, digits, _ - / . only; a data set is text with images or text with videos, not both.
+                 "chars_per_token", "max_images_per_message")
+# Media content blocks of conversation records (Nova: fine-tune-prepare-data-understanding.html and AWS's
+# nova_ft_dataset_validator.py in aws-samples/amazon-bedrock-samples; Llama 3.2 Vision:
+# preparing-image-text-data.html; all checked 2026-12-01): the formats, one video per message, never in an
+# assistant turn, an s3:// URI of letters, digits, _ - / . only; a data set is text with images or text with
+# videos, not both. Which media a model takes and how many images a message may carry are rows of rules.csv.
 MEDIA_FORMATS = {"image": ("jpeg", "png", "gif", "webp"), "video": ("mov", "mkv", "mp4", "webm")}
-MAX_IMAGES = 10
 _S3_PATH = re.compile(r"[\w\-/.]+")
 
 
@@ -225,7 +225,8 @@ def _check_prompt_completion(record: dict, rules: dict) -> tuple[list, list[str]
 
 def _check_conversation(record: dict, rules: dict) -> tuple[list, list[str], list[str]]:
     blocks = "{text}" + "".join(f" or {{{m}}}" for m in rules["media"])
-    rule = f"bedrock-conversation-2024: optional schemaVersion, optional system [{{text}}], messages [{{role, content [{blocks}]}}]"
+    rule = (f"bedrock-conversation-2024: optional schemaVersion, optional system [{{text}}], "
+            f"messages [{{role, content [{blocks}]}}]")
     order_rule = "bedrock-conversation-2024: user first, roles alternate, assistant last"
     problems = _key_problems(record, ("messages",), ("schemaVersion", "system"), "", rule)
     if "schemaVersion" in record and not isinstance(record["schemaVersion"], str):
@@ -292,11 +293,13 @@ def _media_problems(block: dict, where: str, role: Any, rules: dict) -> list[tup
     kinds = sorted(block.keys() & MEDIA_FORMATS.keys())
     if not rules["media"]:
         return [(f"{where}.{kinds[0]}", f"{model} takes text only; this record carries {' and '.join(kinds)}",
-                 f"image/video samples are not supported by this model (Nova Micro: text only; Nova Lite and Pro "
-                 f"take images and videos), {model}")]
+                 f"image/video samples are not supported by this model (Nova Micro takes text only; Nova Lite and "
+                 f"Pro take images and videos, Llama 3.2 11B and 90B images), {model}")]
     rule = ('bedrock-conversation-2024 media block: {"image"|"video": {"format", "source": {"s3Location": '
             '{"uri": "s3://..."}}}}, in user turns only')
-    out = [(f"{where}.{k}", "unexpected key", rule) for k in block if k not in MEDIA_FORMATS or k not in rules["media"]]
+    out = [(f"{where}.{k}", "unexpected key", rule) for k in block if k not in MEDIA_FORMATS]
+    out += [(f"{where}.{k}", f"{model} takes no {k} blocks, only {' and '.join(rules['media'])}", rule)
+            for k in kinds if k not in rules["media"]]
     if len(kinds) > 1:
         out.append((where, "has both an image and a video; one block carries one of them", rule))
     if role == "assistant":
@@ -329,14 +332,15 @@ def _media_problems(block: dict, where: str, role: Any, rules: dict) -> list[tup
 
 
 def _media_count_problems(content: list, where: str, rules: dict) -> list[tuple[str, str, str]]:
-    """Return per-message media-count problems: at most MAX_IMAGES images, one video, not both."""
+    """Return per-message media-count problems: at most the row's images, one video, not both."""
     if not rules["media"]:
         return []
-    rule = f"Nova media: at most {MAX_IMAGES} images or one video per message, not both, {rules['model_id']}"
+    most = rules["max_images_per_message"]
+    rule = f"{f'at most {most} images or ' if most else ''}one video per message, not both, {rules['model_id']}"
     images = sum(1 for b in content if isinstance(b, dict) and "image" in b)
     videos = sum(1 for b in content if isinstance(b, dict) and "video" in b)
     out = []
-    if images > MAX_IMAGES:
+    if most and images > most:
         out.append((where, f"has {images} images", rule))
     if videos > 1:
         out.append((where, f"has {videos} videos", rule))
@@ -481,10 +485,10 @@ def check_file(path_or_bytes: str | os.PathLike | bytes, model_id: str, customiz
             for kind in media_of(value) if rules["media"] else ():
                 first_media.setdefault(kind, line)
     if len(first_media) > 1:
-        report.findings.append(Finding(name, max(first_media.values()), "(file)", "the file mixes images (first on "
-                                       f"line {first_media['image']}) and videos (first on line {first_media['video']})",
-                                       "a data set is text with images or text with videos, not both, "
-                                       f"{rules['model_id']}"))
+        mixed = (f"the file mixes images (first on line {first_media['image']}) and videos (first on line "
+                 f"{first_media['video']})")
+        report.findings.append(Finding(name, max(first_media.values()), "(file)", mixed, "a data set is text with "
+                                       f"images or text with videos, not both, {rules['model_id']}"))
     max_bytes = rules["max_train_file_bytes" if role == "training" else "max_val_file_bytes"]
     if max_bytes and size > max_bytes:
         report.findings.append(Finding(name, 0, "(file)", f"{size} bytes", f"max {max_bytes} bytes for a {role} file, "

@@ -245,8 +245,8 @@ PRO = "amazon.nova-pro-v1:0:300k"
 
 
 def _image_record(fmt="png", uri="s3://bucket/images/a.png"):
-    return {"messages": [{"role": "user", "content": [{"text": "What is shown?"},
-                                                      {"image": {"format": fmt, "source": {"s3Location": {"uri": uri}}}}]},
+    image = {"image": {"format": fmt, "source": {"s3Location": {"uri": uri}}}}
+    return {"messages": [{"role": "user", "content": [{"text": "What is shown?"}, image]},
                          {"role": "assistant", "content": [{"text": "a clause"}]}]}
 
 
@@ -380,3 +380,16 @@ def test_check_data_loads_neither_pandas_nor_numpy():
     proc = subprocess.run([sys.executable, "-c", code, str(FIXTURES / "claude.valid.jsonl"), HAIKU],
                           capture_output=True, text=True)
     assert proc.stdout.splitlines()[-1] == "[]", proc.stdout + proc.stderr
+
+
+def test_llama_3_2_vision_takes_images_not_videos_and_the_small_llamas_text_only():
+    vision, small = "meta.llama3-2-11b-instruct-v1:0:128k", "meta.llama3-2-1b-instruct-v1:0:128k"
+    assert check_file(_jsonl([_image_record("gif")] * 100), vision).ok
+    video = _image_record()
+    video["messages"][0]["content"][1] = {"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://b/v.mp4"}}}}
+    refused = check_file(_jsonl([_image_record()] * 99 + [video]), vision)
+    assert [(f.line, f.field) for f in refused.findings] == [(100, "messages[0].content[1].video"), (100, "(file)")]
+    assert "takes no video blocks" in refused.findings[0].message
+    text_only = check_file(_jsonl([_image_record()] * 100), small)
+    assert {f.field for f in text_only.findings} == {"messages[0].content[1].image"}
+    assert all("takes text only" in f.message for f in text_only.findings)
