@@ -88,11 +88,15 @@ def labels_doc(r: random.Random) -> list[tuple[str, bool]]:
     segs = [(bench.labels_line(sorted(names)), False)] if r.random() < 0.5 else []
     seen = set()
     for j in lines:
-        segs += [(f"Text: {bench.topic_text(r, topics[j])}\nLabel:", False), (f" {names[j]}\n", j in seen)]
+        answer = [(f" {names[j]}\n", j in seen)] if LABEL_END_COUNTS else [(f" {names[j]}", j in seen), ("\n", False)]
+        segs += [(f"Text: {bench.topic_text(r, topics[j])}\nLabel:", False)] + answer
         seen.add(j)
     return segs
 
 
+# whether the line end after a label counts in the loss (so the model learns where a label stops); run E2 of
+# data/base_model/README.md was trained without it (--label-end-free)
+LABEL_END_COUNTS = True
 MAKERS = {"general": general_doc, "passages": passages_doc, "kv": kv_doc, "labels": labels_doc}
 
 
@@ -148,7 +152,7 @@ def probe(model: lm.Model, kind: str, n: int = 100, seed: int = 99) -> float:
 
 # --------------------------------------------------------------------------- training (bounded in time)
 def train(model: lm.Model, seqs, *, lr: float, batch: int, warmup: int, deadline: float, eval_every: int,
-          log, out: Path) -> tuple[lm.Model, int, list]:
+          log, out: Path, stop_after: int | None = None) -> tuple[lm.Model, int, list]:
     params = {k: v.copy() for k, v in model.params.items()}
     new = lm.Model(dict(model.config), model.tokenizer, params, None, [])
     opt = lm.AdamW(params)
@@ -175,6 +179,8 @@ def train(model: lm.Model, seqs, *, lr: float, batch: int, warmup: int, deadline
                 f"price3 {fig['price_3']:.2f} price5 {fig['price_5']:.2f}; training names: "
                 + " ".join(f"{k} {v:.2f}" for k, v in seen.items()))
             lm.save(new, out.with_name(out.name + "-last"))  # a checkpoint to diagnose while training goes on
+        if s + 1 == stop_after:  # the schedule is still the one planned for all steps (to rebuild a timed-out run)
+            return new, s + 1, evals
         if time.time() > deadline:
             log(f"time limit reached at step {s + 1}")
             return new, s + 1, evals
@@ -206,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--out")
+    ap.add_argument("--stop-after", type=int, help="stop after this many steps, the schedule planned for --steps")
+    ap.add_argument("--label-end-free", action="store_true", help="the line end after a label does not count")
     args = ap.parse_args(argv)
     out = Path(args.out or STUDY_DIR / args.name)
     c0, t0 = time.process_time(), time.time()
@@ -214,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg):
         print(f"[{args.name} {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
+    global LABEL_END_COUNTS
+    LABEL_END_COUNTS = not args.label_end_free
     base = lm.load_base() if args.init in ("base", "scratch") else lm.load(args.init)
     if args.init == "scratch":
         cfg = dict(base.config, d_model=args.d_model, n_layer=args.n_layer)
@@ -223,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     share = float(sum(sum(m) for _, m in seqs)) / sum(len(m) for _, m in seqs)
     log(f"{len(seqs)} sequences ready ({share:.0%} of tokens count); {base}")
     model, steps, evals = train(base, seqs, lr=args.lr, batch=args.batch, warmup=args.warmup, deadline=deadline,
-                                eval_every=args.eval_every, log=log, out=out)
+                                eval_every=args.eval_every, log=log, out=out,
+                                stop_after=args.stop_after)
     train_cpu, train_wall = time.process_time() - c0, time.time() - t0
     fig = bench.measure(model, n=300)
     fig["general_ppl"] = lm.perplexity(model, corpus.general_heldout())
