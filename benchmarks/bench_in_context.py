@@ -116,20 +116,23 @@ def price_items(n: int, k: int, seed: int, products: list[str] | None = None) ->
 
 
 # --------------------------------------------------------------------------- scoring
-def first_word(answer: str) -> str | None:
-    m = _WORDS.search(answer.lower())
-    return m.group() if m else None
+def label_in(answer: str, labels: list[str]) -> str | None:
+    """The label of the prompt's list that the answer starts with (the longest, if several), else None: the
+    answer " identifyself" counts as "identify" -- a model that has not learnt where an answer stops still
+    chose the label."""
+    a = answer.strip().lower()
+    return max((l for l in labels if a.startswith(l)), key=len, default=None)
 
 
 def few_shot_hits(model: lm.Model, items: list[dict]) -> dict[str, np.ndarray]:
-    """Exact-match hits per item, zero-shot and few-shot (greedy, first word of the answer)."""
+    """Hits per item, zero-shot and few-shot (greedy; the label the answer starts with, label_in())."""
     zero = [labels_line(it["labels"]) + label_example(it["text"]) for it in items]
     few = [labels_line(it["labels"]) + "".join(label_example(t, l) for t, l in it["shots"]) + label_example(it["text"])
            for it in items]
     out = {}
     for name, prompts in (("zero-shot", zero), ("few-shot", few)):
         answers = lm.generate_batch(model, prompts, max_new_tokens=6)
-        out[name] = np.array([first_word(a) == it["gold"] for a, it in zip(answers, items)], float)
+        out[name] = np.array([label_in(a, it["labels"]) == it["gold"] for a, it in zip(answers, items)], float)
     return out
 
 

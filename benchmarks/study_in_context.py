@@ -4,7 +4,7 @@ then measure with benchmarks/bench_in_context.py. Never touches data/base_model/
     python benchmarks/study_in_context.py --name NAME [--init base|scratch] [--steps N] [--minutes M]
         [--mix general=0.4,passages=0.3,kv=0.1,labels=0.2] [--lr 1e-3] [--batch 16] [--eval-every 250]
 
---init base continues from the shipped checkpoint; --init scratch starts from random weights with the
+--init base continues from the shipped checkpoint (a folder: from that checkpoint); --init scratch starts from random weights with the
 shipped tokenizer (--d-model/--n-layer for a reduced-size model). Training stops at --steps or after
 --minutes of wall time, whichever comes first; the checkpoint, its figures and its CPU time go to
 /work/cache/study/NAME/ (study.json) unless --out says otherwise.
@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -87,11 +88,15 @@ def labels_doc(r: random.Random) -> list[tuple[str, bool]]:
     segs = [(bench.labels_line(sorted(names)), False)] if r.random() < 0.5 else []
     seen = set()
     for j in lines:
-        segs += [(f"Text: {bench.topic_text(r, topics[j])}\nLabel:", False), (f" {names[j]}", j in seen), ("\n", False)]
+        answer = [(f" {names[j]}\n", j in seen)] if LABEL_END_COUNTS else [(f" {names[j]}", j in seen), ("\n", False)]
+        segs += [(f"Text: {bench.topic_text(r, topics[j])}\nLabel:", False)] + answer
         seen.add(j)
     return segs
 
 
+# whether the line end after a label counts in the loss (so the model learns where a label stops); run E2 of
+# data/base_model/README.md was trained without it (--label-end-free)
+LABEL_END_COUNTS = True
 MAKERS = {"general": general_doc, "passages": passages_doc, "kv": kv_doc, "labels": labels_doc}
 
 
@@ -124,9 +129,30 @@ def sequences(tok: lm.Tokenizer, mix: dict[str, float], n_seqs: int, context: in
     return seqs
 
 
+def probe(model: lm.Model, kind: str, n: int = 100, seed: int = 99) -> float:
+    """In-distribution accuracy on a training task (training names, fresh documents): the prompt up to the first
+    answer that counts, greedy; the price (passages), the first word or number (kv), or the label the answer
+    starts with (labels) must match."""
+    from helpers.rag import price_in
+
+    r = random.Random(seed)
+    prompts, golds = [], []
+    while len(prompts) < n:
+        segs = MAKERS[kind](r)
+        first = next((i for i, (_, counts) in enumerate(segs) if counts), None)
+        if first is not None:
+            prompts.append("".join(t for t, _ in segs[:first]))
+            golds.append(segs[first][0])
+    answers = lm.generate_batch(model, prompts, max_new_tokens=12)
+    if kind == "labels":  # scored as the benchmark scores labels
+        return float(np.mean([a.strip().lower().startswith(g.strip().lower()) for a, g in zip(answers, golds)]))
+    key = price_in if kind == "passages" else (lambda a: (re.findall(r"[a-z0-9]+", a.lower()) or [None])[0])
+    return float(np.mean([key(a) == key(g) for a, g in zip(answers, golds)]))
+
+
 # --------------------------------------------------------------------------- training (bounded in time)
 def train(model: lm.Model, seqs, *, lr: float, batch: int, warmup: int, deadline: float, eval_every: int,
-          log) -> tuple[lm.Model, int, list]:
+          log, out: Path, stop_after: int | None = None) -> tuple[lm.Model, int, list]:
     params = {k: v.copy() for k, v in model.params.items()}
     new = lm.Model(dict(model.config), model.tokenizer, params, None, [])
     opt = lm.AdamW(params)
@@ -146,10 +172,15 @@ def train(model: lm.Model, seqs, *, lr: float, batch: int, warmup: int, deadline
                 f"cpu {time.process_time():.0f}s")
         if eval_every and (s + 1) % eval_every == 0:
             fig = bench.measure(new, n=100, clauses=False)
-            evals.append({"step": s + 1, "cpu": time.process_time(), **{k: fig[k] for k in
+            seen = {f"train_{kind}": probe(new, kind) for kind in ("passages", "kv", "labels")}
+            evals.append({"step": s + 1, "cpu": time.process_time(), **seen, **{k: fig[k] for k in
                           ("zero_shot", "few_shot", "price_3", "price_5")}})
             log(f"  eval step {s + 1}: zero {fig['zero_shot']:.2f} few {fig['few_shot']:.2f} "
-                f"price3 {fig['price_3']:.2f} price5 {fig['price_5']:.2f}")
+                f"price3 {fig['price_3']:.2f} price5 {fig['price_5']:.2f}; training names: "
+                + " ".join(f"{k} {v:.2f}" for k, v in seen.items()))
+            lm.save(new, out.with_name(out.name + "-last"))  # a checkpoint to diagnose while training goes on
+        if s + 1 == stop_after:  # the schedule is still the one planned for all steps (to rebuild a timed-out run)
+            return new, s + 1, evals
         if time.time() > deadline:
             log(f"time limit reached at step {s + 1}")
             return new, s + 1, evals
@@ -169,7 +200,7 @@ def parse_mix(text: str) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--name", required=True)
-    ap.add_argument("--init", choices=("base", "scratch"), default="base")
+    ap.add_argument("--init", default="base", help="base, scratch, or a checkpoint folder to continue from")
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--n-layer", type=int, default=2)
     ap.add_argument("--steps", type=int, default=1000)
@@ -181,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--out")
+    ap.add_argument("--stop-after", type=int, help="stop after this many steps, the schedule planned for --steps")
+    ap.add_argument("--label-end-free", action="store_true", help="the line end after a label does not count")
     args = ap.parse_args(argv)
     out = Path(args.out or STUDY_DIR / args.name)
     c0, t0 = time.process_time(), time.time()
@@ -189,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg):
         print(f"[{args.name} {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
-    base = lm.load_base()
+    global LABEL_END_COUNTS
+    LABEL_END_COUNTS = not args.label_end_free
+    base = lm.load_base() if args.init in ("base", "scratch") else lm.load(args.init)
     if args.init == "scratch":
         cfg = dict(base.config, d_model=args.d_model, n_layer=args.n_layer)
         base = lm.Model(cfg, base.tokenizer, lm.init_params(cfg, np.random.default_rng(0)))
@@ -198,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     share = float(sum(sum(m) for _, m in seqs)) / sum(len(m) for _, m in seqs)
     log(f"{len(seqs)} sequences ready ({share:.0%} of tokens count); {base}")
     model, steps, evals = train(base, seqs, lr=args.lr, batch=args.batch, warmup=args.warmup, deadline=deadline,
-                                eval_every=args.eval_every, log=log)
+                                eval_every=args.eval_every, log=log, out=out,
+                                stop_after=args.stop_after)
     train_cpu, train_wall = time.process_time() - c0, time.time() - t0
     fig = bench.measure(model, n=300)
     fig["general_ppl"] = lm.perplexity(model, corpus.general_heldout())
