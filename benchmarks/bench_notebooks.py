@@ -9,7 +9,9 @@ notebooks 02 and 05 <= 120 s cold. Run (one BLAS thread, as `make test`):
 The machine is shared, so two figures stand beside the wall time: the kernel's own CPU seconds, and the local
 model's training throughput measured just before and just after the cold run (bench_local_model's pre-training
 batch, one thread). Its CPU-seconds per wall-second is the share of a core this process got; the cold wall time
-times that share is an estimate of the cold run on an idle machine (the wall time is the measurement).
+times that share is an estimate of the cold run on an idle machine (the wall time is the measurement). Each
+cell's CPU seconds (the kernel's and its subprocesses') are measured in the kernel itself; the stored table's
+idle estimate of a cell or notebook is its CPU seconds, or its wall time times the share if that is more.
 
 With --write it also stores the table in benchmarks/notebook_timings.csv (replacing the rows of the notebooks
 it ran): one row per notebook and one per code cell that took >= 5 s or carries a "this cell takes about N s"

@@ -7,8 +7,9 @@ A checked note is a sentence in a markdown cell about the code right after it:
     This notebook takes about 110 s the first time, about 20 s after.     (anywhere in the notebook)
 "The first time" is a cold run (empty weights cache, as on a learner's first run); "after" is a warm one (the
 weights that run cached). A note without "the first time" is checked against the cold run. The figure compared
-is the table's idle-machine estimate (`cold_idle_s`, `warm_idle_s`: wall seconds times the core share the
-benchmark got), so notes speak of an idle 2-core machine whatever the load was during the measurement.
+is the table's idle-machine estimate (`cold_idle_s`, `warm_idle_s`: the cell's CPU seconds, or its wall seconds
+times the share of a core the benchmark got if that is more), so notes speak of an idle 2-core machine whatever
+the load was during the measurement.
 
 A note is fair when it is within 3 s of the measurement or within a factor of 1.5 of it either way: rough
 enough for "about", close enough that "about 5 s" never means 20 s. Any other "about N s" / "takes about"
