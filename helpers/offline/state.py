@@ -79,6 +79,19 @@ class Document(dict):
                                  f"{exc}.") from None
 
 
+_READERS: dict[tuple[str, int], int] = {}
+
+
+def _reader(path: Path) -> int:
+    """A descriptor of the state file that this process keeps open for good. Closing any descriptor of the file
+    drops every POSIX lock SQLite holds on it in this process; another process then believes it holds the last
+    connection and deletes the live write-ahead log, and this process's later writes are lost to everyone else."""
+    key = (str(path), os.getpid())
+    if key not in _READERS:
+        _READERS[key] = os.open(path, os.O_RDONLY)
+    return _READERS[key]
+
+
 class Store:
     """The state file guarded by an exclusive file lock (processes) and a mutex (threads)."""
 
@@ -140,8 +153,7 @@ class Store:
         return conn
 
     def _check_header(self) -> None:
-        with open(self.path, "rb") as f:
-            head = f.read(len(HEADER))
+        head = os.pread(_reader(self.path), len(HEADER), 0)
         if not head:
             raise self.corrupt("the file is empty (0 bytes): it was truncated")
         if head != HEADER:
