@@ -41,6 +41,8 @@ def test_state_writes_are_atomic_and_shared(tmp_path):
         raise RuntimeError("a failed request changes nothing")
     with two.transaction() as doc:
         assert doc["tags"]["arn:x"] == [{"key": "k", "value": "v"}]
+
+
 def test_a_write_after_another_process_came_and_went_is_not_lost(tmp_path):
     """Another process's connection closing must not delete this process's live write-ahead log (it did while
     the header check opened and closed the file, which drops this process's POSIX locks)."""
@@ -55,5 +57,3 @@ def test_a_write_after_another_process_came_and_went_is_not_lost(tmp_path):
     with store.transaction() as doc:
         doc["tags"]["arn:two"] = [{"key": "k", "value": "2"}]
     assert run() == "['arn:one', 'arn:two']"
-
-
