@@ -12,10 +12,11 @@ GUIDE = (ROOT / "INSTRUCTORS.md").read_text(encoding="utf-8")
 
 
 def exercise_headings(notebook) -> list[str]:
-    """The exercise headings of a notebook's markdown cells ('### Exercise ...')."""
+    """The exercise headings of a notebook's markdown cells: '### Exercise ...', or a numbered section that is one
+    ('## 15. Exercise 4 - ...'); a section named 'Exercises' only gathers them."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     return [line for cell in cells if cell["cell_type"] == "markdown"
-            for line in "".join(cell["source"]).splitlines() if line.startswith("### Exercise")]
+            for line in "".join(cell["source"]).splitlines() if re.match(r"#{2,3} (\d+\. )?Exercise\b", line)]
 
 
 def answer_key(number: str) -> str:
