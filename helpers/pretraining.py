@@ -76,20 +76,25 @@ def record_texts(records: list[dict]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the runs
-def local_settings(customization: str, hyperparameters: dict | None = None) -> dict:
-    """The local-model keyword arguments an offline job with these hyperparameters trains with."""
+def local_settings(customization: str, hyperparameters: dict | None = None,
+                   records_per_sequence: float = 1.0) -> dict:
+    """The local-model keyword arguments an offline job with these hyperparameters trains with (for continued
+    pre-training, on data whose local sequences hold records_per_sequence records each)."""
     from helpers.offline import catalog, training
 
     fm = catalog.foundation_models()[BASE_MODEL]
     hp = training.check_hyperparameters(fm, HYPERPARAMETERS[customization] if hyperparameters is None
                                         else hyperparameters)
     fn = local_model.continue_pretraining if customization == CPT else local_model.finetune
-    return {**training.local_settings(fm, hp, fn), "seed": training.SEED}
+    return {**training.local_settings(fm, hp, fn, records_per_sequence), "seed": training.SEED}
 
 
 def train(base, customization: str, data: list, hyperparameters: dict | None = None, **extra):
     """The model an offline job trains from this data (texts for CPT, pairs for IFT); cached on disk."""
-    settings = {**local_settings(customization, hyperparameters), "progress": False, **extra}
+    from helpers.offline import training
+
+    packing = training.records_per_sequence(base, data) if customization == CPT else 1.0
+    settings = {**local_settings(customization, hyperparameters, packing), "progress": False, **extra}
     if customization == CPT:
         return local_model.cached_continue_pretraining(base, data, **settings)
     return local_model.cached_finetune(base, [tuple(p) for p in data], **settings)
