@@ -64,7 +64,7 @@ def test_record_texts_and_tokens_count_every_string_a_record_holds():
 def test_job_hyperparameters_map_onto_the_local_runs():
     assert pretraining.local_settings(pretraining.CPT) == {"epochs": 1, "learning_rate": 1e-3, "batch_size": 16,
                                                            "seed": 0}
-    assert pretraining.local_settings(pretraining.IFT) == {"epochs": 2, "learning_rate": 1e-3, "batch_size": 16,
+    assert pretraining.local_settings(pretraining.IFT) == {"epochs": 1, "learning_rate": 1e-3, "batch_size": 16,
                                                            "warmup_steps": 0, "seed": 0}
     three = pretraining.local_settings(pretraining.CPT, {**pretraining.HYPERPARAMETERS[pretraining.CPT],
                                                          "epochCount": "3"})
