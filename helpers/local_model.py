@@ -595,6 +595,11 @@ def continue_pretraining(model: Model, texts, *, epochs: int = 1, batch_size: in
                   desc="continued pre-training")
 
 
+def packed_sequences(model: Model, texts) -> int:
+    """How many context-long sequences continue_pretraining packs these texts into (its batches count these)."""
+    return len(_pack(_encode_texts(model, texts), model.config["context"]))
+
+
 def perplexity(model: Model, texts) -> float:
     """exp(mean negative log-likelihood per token) of the texts, each followed by <eos>."""
     seqs = _pack(_encode_texts(model, texts), model.config["context"])

@@ -64,11 +64,30 @@ def test_record_texts_and_tokens_count_every_string_a_record_holds():
 def test_job_hyperparameters_map_onto_the_local_runs():
     assert pretraining.local_settings(pretraining.CPT) == {"epochs": 1, "learning_rate": 1e-3, "batch_size": 16,
                                                            "seed": 0}
-    assert pretraining.local_settings(pretraining.IFT) == {"epochs": 3, "learning_rate": 1e-3, "batch_size": 16,
+    assert pretraining.local_settings(pretraining.IFT) == {"epochs": 1, "learning_rate": 1e-3, "batch_size": 16,
                                                            "warmup_steps": 0, "seed": 0}
     three = pretraining.local_settings(pretraining.CPT, {**pretraining.HYPERPARAMETERS[pretraining.CPT],
                                                          "epochCount": "3"})
     assert three["epochs"] == 3
+
+
+def test_a_continued_pretraining_batch_holds_the_sequences_of_batchsize_records():
+    """Several short texts share one local sequence, so the local batch is batchSize records' worth of sequences."""
+    assert pretraining.local_settings(pretraining.CPT, records_per_sequence=2.5)["batch_size"] == 6  # 16 / 2.5
+    assert pretraining.local_settings(pretraining.CPT, records_per_sequence=40)["batch_size"] == 1
+    assert pretraining.local_settings(pretraining.IFT)["batch_size"] == 16
+
+
+def test_equal_records_and_epochs_give_both_approaches_about_the_same_number_of_steps(tiny_base, lab_env):
+    """The offline mapping counts a batch in records for both types (a fine-tuning step is 16 records, and so is a
+    continued pre-training step, however many records the local model packs into one sequence)."""
+    texts = corpus.make_domain_text(96)
+    pairs = pretraining.pairs_from_sections(texts)
+    hp = {"epochCount": "1", "batchSize": "16"}
+    cpt = pretraining.train(tiny_base, pretraining.CPT, texts, hp)
+    ift = pretraining.train(tiny_base, pretraining.IFT, pairs, hp)
+    assert local_model.packed_sequences(tiny_base, texts) < len(texts) / 2  # packing is what needed the mapping
+    assert len(ift.history) == 6 and 5 <= len(cpt.history) <= 7
 
 
 def test_out_of_range_hyperparameters_fail_as_bedrock_would():

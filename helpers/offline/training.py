@@ -4,7 +4,11 @@ The job's hyperparameters are checked against data/bedrock/hyperparameters.csv (
 takes them) and mapped onto the local model: epochs and warm-up steps as given; the learning rate scaled
 so the base model's documented default lands on the local model's own default (a 10x larger
 learningRate is 10x larger here too); batchSize as given but never below MIN_LOCAL_BATCH records, so a
-batch-1 model does not take a thousand tiny steps on a laptop.
+batch-1 model does not take a thousand tiny steps on a laptop. A batch is that many records for either
+customization type (the API's batchSize counts samples): continued pre-training packs several short records
+into one context-long sequence, so its local batch holds as many sequences as that many records fill, and
+equal records, epochs and batchSize give a continued pre-training job and a fine-tuning job the same number of
+optimizer steps.
 
 The data are checked with Bedrock's documented rules only (helpers.formats: format, record counts, token
 limits, reserved words); the local model reads any text. A record within Bedrock's limits but longer than
@@ -85,8 +89,9 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-def local_settings(fm: catalog.FoundationModel, hp: dict, train_fn) -> dict:
-    """Map Bedrock hyperparameters onto keyword arguments of the local model's training function."""
+def local_settings(fm: catalog.FoundationModel, hp: dict, train_fn, records_per_sequence: float = 1.0) -> dict:
+    """Map Bedrock hyperparameters onto keyword arguments of the local model's training function
+    (records_per_sequence: how many training records one local sequence holds; 1 for fine-tuning)."""
     table = catalog.hyperparameters(fm.hp_group)
     local_lr = inspect.signature(train_fn).parameters["learning_rate"].default
     if "learningRate" in hp:
@@ -94,10 +99,17 @@ def local_settings(fm: catalog.FoundationModel, hp: dict, train_fn) -> dict:
     else:
         scale = hp.get("learningRateMultiplier", 1.0)
     settings = {"epochs": int(hp.get("epochCount", 1)), "learning_rate": local_lr * scale,
-                "batch_size": max(int(hp.get("batchSize", MIN_LOCAL_BATCH)), MIN_LOCAL_BATCH)}
+                "batch_size": max(1, round(max(int(hp.get("batchSize", MIN_LOCAL_BATCH)), MIN_LOCAL_BATCH)
+                                           / records_per_sequence))}
     if "warmup_steps" in inspect.signature(train_fn).parameters:
         settings["warmup_steps"] = int(hp.get("learningRateWarmupSteps", 0))
     return settings
+
+
+def records_per_sequence(base, texts: list[str]) -> float:
+    """How many continued pre-training records one local training sequence holds (local_settings' batch unit)."""
+    from helpers import local_model
+    return len(texts) / local_model.packed_sequences(base, texts)
 
 
 def run_job(emulator, arn: str, train: tuple[str, bytes], validation: list[tuple[str, bytes]]) -> None:
@@ -203,12 +215,13 @@ def _train(emulator, arn: str, job: dict, fm, family: str, train_records: list, 
     if job["customizationType"] == "CONTINUED_PRE_TRAINING":
         fn, data = local_model.cached_continue_pretraining, [formats.to_text(r) for r in train_records]
         extra = {}
+        settings = local_settings(fm, job["effective"], local_model.continue_pretraining,
+                                  records_per_sequence(base, data))
     else:
         fn, data = local_model.cached_finetune, [formats.to_pair(r, family) for r in train_records]
         extra = {"val_pairs": [formats.to_pair(r, family) for r in val_records] or None}
+        settings = local_settings(fm, job["effective"], local_model.finetune)
     # cached_*: a job with the same data, hyperparameters and base trains once (the first run trains for real)
-    settings = local_settings(fm, job["effective"], local_model.finetune if "val_pairs" in extra
-                              else local_model.continue_pretraining)
     return fn(base, data, **settings, **extra, seed=SEED, progress=False, on_step=on_step)
 
 
