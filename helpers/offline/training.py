@@ -29,9 +29,7 @@ import json
 import math
 import time
 
-from helpers import formats
-
-from helpers import catalog
+from helpers import catalog, formats
 
 from . import runtime
 from .account import custom_model_arn, duration, fm_arn, new_id
