@@ -268,12 +268,31 @@ def check_cost_calculator(page: Page, area: Locator, work: Path) -> str:
     return f"cost calculator moves with its slider (requests/day {value} -> {moved}, answer followed): ok"
 
 
+def check_platform_cards(page: Page, area: Locator, work: Path) -> str:
+    """Notebook 04: choosing a kind for the first card and clicking Check gives that card a verdict on it."""
+    verdicts = area.locator(".widget-html-content").last
+    picker = area.locator(".widget-dropdown select").first
+    kind = picker.locator("option").nth(1).text_content()  # option 0 is "(choose)"
+    picker.select_option(label=kind)
+    before = verdicts.text_content()
+    area.locator("button", has_text="Check").click()
+    if not changed(verdicts.text_content, before):
+        return f"platform cards answer Check: FAILED (choosing {kind!r} and clicking Check printed no verdicts)"
+    first = verdicts.locator("li").first.text_content()
+    if not (first.startswith("Right: p01 -> " + kind) or first.startswith(f"Not yet: p01: {kind} ")):
+        return f"platform cards answer Check: FAILED (the first verdict is not on {kind!r}: {first[:100]!r})"
+    return f"platform cards answer Check (p01 set to {kind!r}: {first.split('.')[0]}): ok"
+
+
 # Per notebook (by its number): a CSS selector found only in its widget, the widget check, and for --break-callbacks the kernel code that breaks the
 # function that widget's callback calls (looked up at call time, so patching it after Run All reaches it).
 WIDGETS = {
     "01": (".widget-toggle-buttons", check_decision_flow, "import helpers.decision as m\n"
                                 "def walk(*a, **k): raise RuntimeError('broken on purpose')\nm.walk = walk"),
     "03": (".widget-button", check_review_ui, "import helpers.dataprep as m\nm.record_decision = lambda *a, **k: None"),
+    "04": (".widget-dropdown", check_platform_cards, "import helpers.decision as m\n"
+                                    "def check_platform_cards(*a, **k): raise RuntimeError('broken on purpose')\n"
+                                    "m.check_platform_cards = check_platform_cards"),
     "06": (".widget-slider", check_cost_calculator, "import helpers.costs as m\n"
                                   "def calculator(*a, **k): raise RuntimeError('broken on purpose')\n"
                                   "m.calculator = calculator"),
