@@ -66,9 +66,12 @@ refresh: $(LAB_VENV)/.installed
 	@$(if $(filter command line,$(origin NB)),,echo "say which notebook: make refresh NB=02" && exit 2)
 	LAB_LEARNER_DIR=$(CURDIR)/my-notebooks $(LAB_VENV)/bin/python -m helpers refresh $(NB)
 
-## test: unit tests and every notebook under nbval, in the lean test environment (no JupyterLab)
+## test [TEST_WORKERS=0]: unit tests and every notebook under nbval, in the lean test environment (no JupyterLab),
+## on every core (how the work is shared: conftest.py); TEST_WORKERS=0 runs it serially
+TEST_WORKERS ?= auto
 test: $(TEST_VENV)/.installed
-	$(SCRATCH) $(TEST_VENV)/bin/python -m pytest tests/ notebooks/ $(NBVAL_OPTS) --durations=25
+	$(SCRATCH) $(TEST_VENV)/bin/python -m pytest tests/ notebooks/ $(NBVAL_OPTS) --durations=25 \
+		--numprocesses=$(TEST_WORKERS)
 
 ## nbtest NB=notebooks/01_decision_tree.ipynb: one notebook under nbval
 nbtest: $(TEST_VENV)/.installed
