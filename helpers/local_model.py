@@ -49,7 +49,8 @@ class CheckpointError(LocalModelError):
 
 
 class DivergedError(LocalModelError):
-    """Training diverged (a NaN/inf loss, or one worse than guessing twice over): the learning rate is too high."""
+    """Training diverged (a NaN/inf loss, or one worse than twice both a uniform guess and the run's first loss): the
+    learning rate is too high."""
 
     def __init__(self, step: int, loss: float, learning_rate: float):
         super().__init__(f"training diverged at step {step}: the loss became {loss:.4g} with learning rate "
@@ -533,9 +534,13 @@ def _train(model: Model, seqs, *, epochs: int, batch_size: int, learning_rate: f
             new._merged = None
             p = new.weights()
             loss, cache = forward(p, new.config, x, y, m)
-            # a uniform guess scores ln(vocab); twice that (or NaN/inf) means the weights blew up: stop before
-            # they are returned, cached or served
-            if not math.isfinite(loss) or loss > 2 * math.log(new.config["vocab_size"]):
+            # the weights blew up (stop before they are returned, cached or served) when the loss is NaN/inf, or
+            # worse than twice a uniform guess (ln vocab) and than twice where this run started: the first step
+            # is the base model's own loss on this data, before any update, and text far from its pre-training
+            # can start above 2 ln(vocab) (English news on the shipped checkpoint: 16-17)
+            if not step:
+                start_loss = loss
+            if not math.isfinite(loss) or loss > 2 * max(math.log(new.config["vocab_size"]), start_loss):
                 bar.close()
                 raise DivergedError(step + 1, loss, learning_rate)
             g = backward(p, new.config, cache)

@@ -803,6 +803,16 @@ def test_a_diverging_run_raises_naming_the_learning_rate_and_caches_nothing(tmp_
     assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
 
 
+def test_a_base_model_that_starts_above_twice_a_uniform_guess_has_not_diverged():
+    """Text far from pre-training can cost the base model more than 2 ln(vocab) before any update (English news on
+    the shipped checkpoint: 16-17 against 15.7); a small learning rate from there is a run, not a divergence."""
+    base = tiny_model()
+    base.params["wte"] = base.params["wte"] * 400  # confidently wrong: the first loss far above 2 ln(vocab)
+    assert np.log(local_model.perplexity(base, ["the price is up", "the price is down"])) > 2 * np.log(len(base.tokenizer))
+    tuned = local_model.finetune(base, PAIRS, epochs=1, batch_size=2, learning_rate=1e-6, progress=False)
+    assert len(tuned.history) == 4
+
+
 def test_a_diverging_job_fails_naming_its_learning_rate(account, tmp_path):
     s3, iam = boto3.client("s3", region_name="us-east-1"), boto3.client("iam", region_name="us-east-1")
     s3.create_bucket(Bucket="lab-diverge")
